@@ -1,0 +1,7 @@
+//! Plumbing shared by the workspace's long-running binaries, so that none of them copies it:
+//! tracing set-up, the Prometheus `/metrics` endpoint, ready files, and shutdown on signals.
+
+pub mod metrics;
+pub mod ready;
+pub mod shutdown;
+pub mod tracing;

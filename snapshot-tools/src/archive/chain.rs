@@ -1,0 +1,442 @@
+//! A snapshot chain (a full archive and optionally an incremental on top of it) read into the
+//! merged account state: highest slot wins, a zero-lamport winner is a deletion.
+//!
+//! One thread decompresses and walks the archives; the calling thread hashes every version into
+//! the lattice hash and feeds an external sort keyed by (pubkey, slot descending). The merge then
+//! yields each pubkey's winner in pubkey order, and superseded live versions are mixed back out
+//! of the lattice hash, so the result is the hash of the final state with bounded memory.
+
+use {
+    super::{
+        lt_hash::{LtHash, account_lt_hash, lt_hash_checksum},
+        manifest::SnapshotManifest,
+        name::{ArchiveKind, ArchiveName, NameError, Slot},
+        reader::{
+            ArchiveContents, ArchiveError, ArchiveErrorKind, ArchiveLimits, ArchiveVisitor,
+            read_archive,
+        },
+        storage::StoredAccount,
+    },
+    crate::sort::ExternalSorter,
+    solana_hash::Hash,
+    solana_pubkey::Pubkey,
+    std::{
+        io,
+        path::{Path, PathBuf},
+        sync::mpsc,
+    },
+};
+
+/// A full archive and an optional incremental whose base is the full's slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotChain {
+    pub full: PathBuf,
+    pub full_name: ArchiveName,
+    pub incremental: Option<(PathBuf, ArchiveName)>,
+}
+
+impl SnapshotChain {
+    pub fn new(full: &Path, incremental: Option<&Path>) -> Result<Self, ChainError> {
+        let full_name = ArchiveName::from_path(full).map_err(|error| ChainError::Name {
+            path: full.to_path_buf(),
+            error,
+        })?;
+        if !full_name.is_full() {
+            return Err(ChainError::Chain(format!(
+                "{} is not a full snapshot archive",
+                full.display()
+            )));
+        }
+        let incremental = match incremental {
+            None => None,
+            Some(path) => {
+                let name = ArchiveName::from_path(path).map_err(|error| ChainError::Name {
+                    path: path.to_path_buf(),
+                    error,
+                })?;
+                match name.kind {
+                    ArchiveKind::Full => {
+                        return Err(ChainError::Chain(format!(
+                            "{} is not an incremental snapshot archive",
+                            path.display()
+                        )));
+                    }
+                    ArchiveKind::Incremental { base_slot } if base_slot != full_name.slot => {
+                        return Err(ChainError::Chain(format!(
+                            "incremental {} has base slot {base_slot}, but the full snapshot is at slot {}",
+                            path.display(),
+                            full_name.slot
+                        )));
+                    }
+                    ArchiveKind::Incremental { .. } => Some((path.to_path_buf(), name)),
+                }
+            }
+        };
+        Ok(Self {
+            full: full.to_path_buf(),
+            full_name,
+            incremental,
+        })
+    }
+
+    /// Parses a list of one or two archive paths in either order.
+    pub fn from_paths(paths: &[PathBuf]) -> Result<Self, ChainError> {
+        let mut fulls = Vec::new();
+        let mut incrementals = Vec::new();
+        for path in paths {
+            let name = ArchiveName::from_path(path).map_err(|error| ChainError::Name {
+                path: path.clone(),
+                error,
+            })?;
+            if name.is_full() {
+                fulls.push(path)
+            } else {
+                incrementals.push(path)
+            }
+        }
+        match (fulls.as_slice(), incrementals.as_slice()) {
+            ([full], []) => Self::new(full, None),
+            ([full], [incremental]) => Self::new(full, Some(incremental)),
+            _ => Err(ChainError::Chain(
+                "expected one full snapshot archive and at most one incremental".to_string(),
+            )),
+        }
+    }
+
+    /// The name of the newest archive: the incremental if there is one.
+    pub fn head(&self) -> &ArchiveName {
+        self.incremental
+            .as_ref()
+            .map_or(&self.full_name, |(_, name)| name)
+    }
+
+    pub fn paths(&self) -> Vec<&Path> {
+        let mut paths = vec![self.full.as_path()];
+        paths.extend(self.incremental.as_ref().map(|(path, _)| path.as_path()));
+        paths
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ChainOptions {
+    /// Where run files of the external sort go.
+    pub temp_dir: PathBuf,
+    /// Memory for sort runs, in bytes.
+    pub sort_memory: usize,
+    pub limits: ArchiveLimits,
+}
+
+impl ChainOptions {
+    pub fn new(temp_dir: &Path) -> Self {
+        Self {
+            temp_dir: temp_dir.to_path_buf(),
+            sort_memory: DEFAULT_SORT_MEMORY,
+            limits: ArchiveLimits::default(),
+        }
+    }
+}
+
+/// Sized so that a 5 M account load stays well under 2 GiB resident.
+pub const DEFAULT_SORT_MEMORY: usize = 512 << 20;
+
+/// One live account of the merged state.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountRecord<'a> {
+    pub pubkey: Pubkey,
+    /// The slot the winning version was written in.
+    pub slot: Slot,
+    pub lamports: u64,
+    pub rent_epoch: u64,
+    pub owner: Pubkey,
+    pub executable: bool,
+    pub data: &'a [u8],
+}
+
+#[derive(Debug, Clone)]
+pub struct ChainSummary {
+    pub full: ArchiveContents,
+    pub incremental: Option<ArchiveContents>,
+    /// Storage entries read (every version, tombstones included).
+    pub stored_versions: u64,
+    pub live_accounts: u64,
+    /// Pubkeys whose winning version has zero lamports.
+    pub deleted_accounts: u64,
+    pub lamports: u64,
+    pub data_bytes: u64,
+    pub lt_hash: LtHash,
+    pub sort_runs: usize,
+}
+
+impl ChainSummary {
+    pub fn head(&self) -> &ArchiveContents {
+        self.incremental.as_ref().unwrap_or(&self.full)
+    }
+
+    pub fn manifest(&self) -> &SnapshotManifest {
+        &self.head().manifest
+    }
+
+    pub fn lt_hash_checksum(&self) -> Hash {
+        lt_hash_checksum(&self.lt_hash)
+    }
+
+    /// Checks the computed lattice hash against the archive name and the manifest.
+    pub fn verify(&self) -> Result<(), VerifyError> {
+        let computed = self.lt_hash_checksum();
+        let head = self.head();
+        if computed != head.name.hash {
+            return Err(VerifyError::NameMismatch {
+                name: head.name.to_string(),
+                computed,
+            });
+        }
+        match &head.manifest.accounts_lt_hash {
+            None => Err(VerifyError::NoManifestHash {
+                name: head.name.to_string(),
+            }),
+            Some(manifest_hash) if *manifest_hash != self.lt_hash => {
+                Err(VerifyError::ManifestMismatch {
+                    name: head.name.to_string(),
+                    manifest: lt_hash_checksum(manifest_hash),
+                    computed,
+                })
+            }
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum VerifyError {
+    #[error("{name}: the accounts hash to {computed}, not the hash in the file name")]
+    NameMismatch { name: String, computed: Hash },
+    #[error(
+        "{name}: the manifest's lattice hash checksums to {manifest}, the accounts to {computed}"
+    )]
+    ManifestMismatch {
+        name: String,
+        manifest: Hash,
+        computed: Hash,
+    },
+    #[error("{name}: the manifest carries no accounts lattice hash (archive older than Agave 3.0)")]
+    NoManifestHash { name: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error("{}: {error}", .path.display())]
+    Name { path: PathBuf, error: NameError },
+    #[error("{0}")]
+    Chain(String),
+    #[error(transparent)]
+    Archive(#[from] Box<ArchiveError>),
+    #[error("external sort in {}: {source}", .dir.display())]
+    Sort { dir: PathBuf, source: io::Error },
+    #[error("consumer failed: {0}")]
+    Consumer(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Fixed part of a version in a hand-off batch: slot, write_version, pubkey, lamports,
+/// rent_epoch, owner, executable, data_len.
+const BATCH_HEADER: usize = 8 + 8 + 32 + 8 + 8 + 32 + 1 + 4;
+const BATCH_BYTES: usize = 4 << 20;
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// Sort key: pubkey, then slot, write_version and read sequence, each descending, so a
+/// pubkey's winner comes first.
+const SORT_KEY_LEN: usize = 32 + 8 + 8 + 8;
+/// Sort value: lamports, rent_epoch, owner, executable, data.
+const SORT_VALUE_HEADER: usize = 8 + 8 + 32 + 1;
+
+struct BatchingVisitor {
+    batch: Vec<u8>,
+    full: mpsc::SyncSender<Vec<u8>>,
+    empty: mpsc::Receiver<Vec<u8>>,
+}
+
+impl BatchingVisitor {
+    fn flush(&mut self) -> Result<(), ArchiveErrorKind> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let next = self
+            .empty
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES));
+        let batch = std::mem::replace(&mut self.batch, next);
+        self.full
+            .send(batch)
+            .map_err(|_| ArchiveErrorKind::Consumer("the account consumer stopped".into()))
+    }
+}
+
+impl ArchiveVisitor for BatchingVisitor {
+    fn account(&mut self, slot: Slot, account: &StoredAccount<'_>) -> Result<(), ArchiveErrorKind> {
+        let batch = &mut self.batch;
+        batch.extend_from_slice(&slot.to_le_bytes());
+        batch.extend_from_slice(&account.write_version.to_le_bytes());
+        batch.extend_from_slice(account.pubkey.as_ref());
+        batch.extend_from_slice(&account.lamports.to_le_bytes());
+        batch.extend_from_slice(&account.rent_epoch.to_le_bytes());
+        batch.extend_from_slice(account.owner.as_ref());
+        batch.push(u8::from(account.executable));
+        batch.extend_from_slice(&(account.data.len() as u32).to_le_bytes());
+        batch.extend_from_slice(account.data);
+        if self.batch.len() >= BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+}
+
+fn pubkey_at(bytes: &[u8], at: usize) -> Pubkey {
+    Pubkey::new_from_array(bytes[at..at + 32].try_into().expect("32 bytes"))
+}
+
+/// Reads the chain and calls `consumer` with each live account of the merged state, in pubkey
+/// order.
+pub fn read_chain(
+    chain: &SnapshotChain,
+    options: &ChainOptions,
+    mut consumer: impl FnMut(&AccountRecord<'_>) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+) -> Result<ChainSummary, ChainError> {
+    let sort_error = |source| ChainError::Sort {
+        dir: options.temp_dir.clone(),
+        source,
+    };
+    let mut sorter = ExternalSorter::new(&options.temp_dir, options.sort_memory);
+    let mut lt_hash = LtHash::identity();
+    let (full_sender, full_receiver) = mpsc::sync_channel::<Vec<u8>>(BATCHES_IN_FLIGHT);
+    let (empty_sender, empty_receiver) = mpsc::sync_channel::<Vec<u8>>(BATCHES_IN_FLIGHT);
+
+    let (contents, consumed) = std::thread::scope(|scope| {
+        let reader = std::thread::Builder::new()
+            .name("snap-read".into())
+            .spawn_scoped(scope, || {
+                let mut visitor = BatchingVisitor {
+                    batch: Vec::with_capacity(BATCH_BYTES),
+                    full: full_sender,
+                    empty: empty_receiver,
+                };
+                let mut contents = Vec::new();
+                for path in chain.paths() {
+                    contents.push(read_archive(path, &options.limits, &mut visitor)?);
+                }
+                visitor.flush().map_err(|kind| ArchiveError {
+                    path: chain.full.clone(),
+                    entry: None,
+                    offset: None,
+                    kind,
+                })?;
+                Ok::<_, ArchiveError>(contents)
+            })
+            .expect("spawn the archive reader thread");
+
+        let consumed = (|| {
+            let mut key = [0u8; SORT_KEY_LEN];
+            let mut value = Vec::with_capacity(1 << 16);
+            let mut sequence = 0u64;
+            for batch in full_receiver.iter() {
+                let mut at = 0;
+                while at < batch.len() {
+                    let slot = u64_at(&batch, at);
+                    let write_version = u64_at(&batch, at + 8);
+                    let pubkey = &batch[at + 16..at + 48];
+                    let lamports = u64_at(&batch, at + 48);
+                    let meta = &batch[at + 48..at + 48 + SORT_VALUE_HEADER];
+                    let data_len =
+                        u32::from_le_bytes(batch[at + 97..at + 101].try_into().expect("4 bytes"))
+                            as usize;
+                    let data = &batch[at + BATCH_HEADER..at + BATCH_HEADER + data_len];
+                    at += BATCH_HEADER + data_len;
+                    if lamports != 0 {
+                        let owner = pubkey_at(&batch, at - data_len - 37);
+                        let executable = batch[at - data_len - 5] == 1;
+                        lt_hash.mix_in(&account_lt_hash(
+                            &pubkey_at(pubkey, 0),
+                            lamports,
+                            data,
+                            executable,
+                            &owner,
+                        ));
+                    }
+                    key[..32].copy_from_slice(pubkey);
+                    key[32..40].copy_from_slice(&(!slot).to_be_bytes());
+                    key[40..48].copy_from_slice(&(!write_version).to_be_bytes());
+                    key[48..56].copy_from_slice(&(!sequence).to_be_bytes());
+                    sequence += 1;
+                    value.clear();
+                    value.extend_from_slice(meta);
+                    value.extend_from_slice(data);
+                    sorter.push(&key, &value).map_err(sort_error)?;
+                }
+                let _ = empty_sender.try_send(batch);
+            }
+            Ok::<_, ChainError>(sequence)
+        })();
+        // Dropping the receiver stops a reader still running after a consumer failure.
+        drop(full_receiver);
+        let contents = reader.join().expect("archive reader thread panicked");
+        (contents, consumed)
+    });
+    let contents = contents.map_err(Box::new)?;
+    let stored_versions = consumed?;
+    let sort_runs = sorter.spilled_runs();
+
+    let mut sorted = sorter.finish().map_err(sort_error)?;
+    let mut previous: Option<[u8; 32]> = None;
+    let (mut live_accounts, mut deleted_accounts, mut lamports_total, mut data_bytes) =
+        (0u64, 0u64, 0u64, 0u64);
+    while let Some((key, value)) = sorted.next().map_err(sort_error)? {
+        let pubkey_bytes: [u8; 32] = key[..32].try_into().expect("32 bytes");
+        let record = AccountRecord {
+            pubkey: Pubkey::new_from_array(pubkey_bytes),
+            slot: !u64::from_be_bytes(key[32..40].try_into().expect("8 bytes")),
+            lamports: u64_at(value, 0),
+            rent_epoch: u64_at(value, 8),
+            owner: pubkey_at(value, 16),
+            executable: value[48] == 1,
+            data: &value[SORT_VALUE_HEADER..],
+        };
+        if previous == Some(pubkey_bytes) {
+            // A superseded version: its contribution was mixed in when it was read.
+            if record.lamports != 0 {
+                lt_hash.mix_out(&account_lt_hash(
+                    &record.pubkey,
+                    record.lamports,
+                    record.data,
+                    record.executable,
+                    &record.owner,
+                ));
+            }
+            continue;
+        }
+        previous = Some(pubkey_bytes);
+        if record.lamports == 0 {
+            deleted_accounts += 1;
+            continue;
+        }
+        live_accounts += 1;
+        lamports_total = lamports_total.saturating_add(record.lamports);
+        data_bytes += record.data.len() as u64;
+        consumer(&record).map_err(ChainError::Consumer)?;
+    }
+
+    let mut contents = contents.into_iter();
+    let full = contents.next().expect("the full archive was read");
+    Ok(ChainSummary {
+        full,
+        incremental: contents.next(),
+        stored_versions,
+        live_accounts,
+        deleted_accounts,
+        lamports: lamports_total,
+        data_bytes,
+        lt_hash,
+        sort_runs,
+    })
+}

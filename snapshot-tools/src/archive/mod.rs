@@ -1,0 +1,25 @@
+//! Agave snapshot archives: names, the streaming reader, the manifest, storages, the lattice
+//! hash, full + incremental chains, and the writer.
+
+pub mod chain;
+pub mod lt_hash;
+pub mod manifest;
+pub mod name;
+pub mod reader;
+pub mod storage;
+pub mod writer;
+
+pub use {
+    chain::{
+        AccountRecord, ChainError, ChainOptions, ChainSummary, SnapshotChain, VerifyError,
+        read_chain,
+    },
+    lt_hash::{LtHash, account_lt_hash, lt_hash_checksum},
+    manifest::SnapshotManifest,
+    name::{ArchiveFormat, ArchiveKind, ArchiveName, Slot},
+    reader::{
+        ArchiveContents, ArchiveError, ArchiveErrorKind, ArchiveLimits, ArchiveVisitor,
+        read_archive,
+    },
+    writer::ArchiveWriter,
+};

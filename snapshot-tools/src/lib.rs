@@ -1,0 +1,4 @@
+//! Agave snapshot archives and their logistics.
+
+pub mod archive;
+pub mod sort;
