@@ -1,4 +1,5 @@
 //! Agave snapshot archives and their logistics.
 
 pub mod archive;
+pub mod cmd;
 pub mod sort;
