@@ -23,7 +23,11 @@ use {
     std::{
         io,
         path::{Path, PathBuf},
-        sync::mpsc,
+        sync::{
+            Arc,
+            atomic::{AtomicU64, Ordering},
+            mpsc,
+        },
     },
 };
 
@@ -124,6 +128,8 @@ pub struct ChainOptions {
     /// Memory for sort runs, in bytes.
     pub sort_memory: usize,
     pub limits: ArchiveLimits,
+    /// Counts stored versions as they are read, for progress reporting from another thread.
+    pub versions_read: Arc<AtomicU64>,
 }
 
 impl ChainOptions {
@@ -132,6 +138,7 @@ impl ChainOptions {
             temp_dir: temp_dir.to_path_buf(),
             sort_memory: DEFAULT_SORT_MEMORY,
             limits: ArchiveLimits::default(),
+            versions_read: Arc::default(),
         }
     }
 }
@@ -374,6 +381,7 @@ pub fn read_chain(
                     value.extend_from_slice(data);
                     sorter.push(&key, &value).map_err(sort_error)?;
                 }
+                options.versions_read.store(sequence, Ordering::Relaxed);
                 let _ = empty_sender.try_send(batch);
             }
             Ok::<_, ChainError>(sequence)

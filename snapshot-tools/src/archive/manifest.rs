@@ -96,7 +96,7 @@ pub struct Rent {
 }
 
 /// One entry of the bank's blockhash queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockhashEntry {
     pub hash: Hash,
     pub lamports_per_signature: u64,
@@ -104,7 +104,7 @@ pub struct BlockhashEntry {
     pub timestamp: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct BlockhashQueue {
     pub last_hash_index: u64,
     pub last_hash: Option<Hash>,

@@ -1,0 +1,4 @@
+//! One module per subcommand: clap arguments and `run(args)`.
+
+pub mod run;
+pub mod store;

@@ -1,0 +1,150 @@
+//! The replica's configuration: TOML file sections with defaults, overridden by flags.
+//! Precedence is flag, then file, then `Default`.
+
+use {
+    crate::store::{IndexConfig, IndexKind, StoreConfig},
+    serde::{Deserialize, Serialize},
+    solana_pubkey::Pubkey,
+    std::{path::PathBuf, str::FromStr},
+};
+
+const DEFAULT_BLOCK_CACHE_MB: usize = 256;
+const DEFAULT_SORT_MEMORY_MB: usize = 512;
+const DEFAULT_BACKGROUND_JOBS: i32 = 2;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicaConfig {
+    /// Directory holding the store and the replica's own state.
+    pub ledger: Option<PathBuf>,
+    /// Snapshot archives to bootstrap from when the ledger holds no store: a full archive and
+    /// optionally an incremental one.
+    pub snapshots: Vec<PathBuf>,
+    /// Check the snapshot's lattice hash before accepting it.
+    pub verify_snapshot: bool,
+    /// Written as JSON once the replica is ready.
+    pub ready_file: Option<PathBuf>,
+    pub accounts_index: AccountsIndexSection,
+    pub store: StoreSection,
+}
+
+impl Default for ReplicaConfig {
+    fn default() -> Self {
+        Self {
+            ledger: None,
+            snapshots: Vec::new(),
+            verify_snapshot: true,
+            ready_file: None,
+            accounts_index: AccountsIndexSection::default(),
+            store: StoreSection::default(),
+        }
+    }
+}
+
+/// Agave's `--account-index`, `--account-index-exclude-key`, `--account-index-include-key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountsIndexSection {
+    pub indexes: Vec<IndexKind>,
+    pub exclude_keys: Vec<String>,
+    pub include_keys: Vec<String>,
+}
+
+impl Default for AccountsIndexSection {
+    fn default() -> Self {
+        Self {
+            indexes: IndexKind::ALL.to_vec(),
+            exclude_keys: Vec::new(),
+            include_keys: Vec::new(),
+        }
+    }
+}
+
+impl AccountsIndexSection {
+    pub fn to_index_config(&self) -> anyhow::Result<IndexConfig> {
+        let parse = |keys: &[String]| -> anyhow::Result<_> {
+            keys.iter()
+                .map(|key| {
+                    Pubkey::from_str(key)
+                        .map_err(|error| anyhow::anyhow!("invalid index key {key}: {error}"))
+                })
+                .collect()
+        };
+        Ok(IndexConfig {
+            enabled: self.indexes.iter().copied().collect(),
+            exclude_keys: parse(&self.exclude_keys)?,
+            include_keys: parse(&self.include_keys)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    /// RocksDB block cache, shared by all column families.
+    pub block_cache_mb: usize,
+    /// Memory for the external sorts of a bootstrap load (~350 MB of archive per 1 M accounts
+    /// beyond this spills to disk).
+    pub sort_memory_mb: usize,
+    pub background_jobs: i32,
+    /// fsync every commit (power-loss safety); process crashes are safe either way.
+    pub sync_writes: bool,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self {
+            block_cache_mb: DEFAULT_BLOCK_CACHE_MB,
+            sort_memory_mb: DEFAULT_SORT_MEMORY_MB,
+            background_jobs: DEFAULT_BACKGROUND_JOBS,
+            sync_writes: false,
+        }
+    }
+}
+
+impl ReplicaConfig {
+    /// Reads a TOML file.
+    pub fn from_file(path: &std::path::Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+        toml::from_str(&text).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))
+    }
+
+    pub fn store_config(&self) -> anyhow::Result<StoreConfig> {
+        Ok(StoreConfig {
+            indexes: self.accounts_index.to_index_config()?,
+            block_cache_bytes: self.store.block_cache_mb << 20,
+            background_jobs: self.store.background_jobs,
+            sync_writes: self.store.sync_writes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_default() {
+        let config: ReplicaConfig = toml::from_str("").unwrap();
+        assert_eq!(config, ReplicaConfig::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(toml::from_str::<ReplicaConfig>("ledgr = \"/x\"").is_err());
+        assert!(toml::from_str::<ReplicaConfig>("[store]\nblock_cache = 1").is_err());
+    }
+
+    #[test]
+    fn index_sections_parse() {
+        let config: ReplicaConfig = toml::from_str(
+            "[accounts_index]\nindexes = [\"program-id\", \"spl-token-owner\"]\nexclude_keys = [\"TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA\"]\n",
+        )
+        .unwrap();
+        let indexes = config.accounts_index.to_index_config().unwrap();
+        assert!(indexes.is_enabled(IndexKind::ProgramId));
+        assert!(!indexes.is_enabled(IndexKind::SplTokenMint));
+        assert_eq!(indexes.exclude_keys.len(), 1);
+    }
+}

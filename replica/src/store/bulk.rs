@@ -1,0 +1,493 @@
+//! Bootstrap bulk load: a snapshot chain into a new store through SST ingestion.
+//!
+//! The merged state arrives in pubkey order, so account SSTs are written directly (on a second
+//! thread) and ingested at the bottom level. Index entries are collected in an external sort and
+//! ingested per column family afterwards. Everything happens in a staging directory that is
+//! renamed into place only once the load is complete and verified, so an interrupted bootstrap
+//! leaves nothing that could be mistaken for a store; the next start simply begins again.
+
+use {
+    super::{
+        AccountsStore, IndexKind, RootState, StoreConfig, StoreError, cf, encode_into, meta,
+        meta::{BankInfo, SlotMeta, SnapshotOrigin},
+        write_root_state,
+    },
+    rocksdb::{Cache, IngestExternalFileOptions, SstFileWriter, WriteBatch, WriteOptions},
+    snapshot_tools::{
+        archive::{ChainError, ChainOptions, ChainSummary, SnapshotChain, VerifyError, read_chain},
+        sort::ExternalSorter,
+    },
+    std::{
+        path::{Path, PathBuf},
+        sync::{
+            Arc,
+            atomic::{AtomicBool, AtomicU64, Ordering},
+            mpsc,
+        },
+        time::{Duration, Instant},
+    },
+};
+
+#[derive(Debug, Clone)]
+pub struct BulkLoadOptions {
+    /// Check the computed lattice hash against the archive name and manifest.
+    pub verify: bool,
+    /// Memory for the external sorts, in bytes.
+    pub sort_memory: usize,
+    /// Size at which an SST file is closed and the next one started.
+    pub sst_file_bytes: u64,
+    /// Show a progress bar (when stderr is a terminal).
+    pub progress_bar: bool,
+}
+
+impl Default for BulkLoadOptions {
+    fn default() -> Self {
+        Self {
+            verify: true,
+            sort_memory: snapshot_tools::archive::chain::DEFAULT_SORT_MEMORY,
+            sst_file_bytes: 256 << 20,
+            progress_bar: true,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BulkLoadError {
+    #[error("reading the snapshot chain: {0}")]
+    Chain(#[from] ChainError),
+    #[error("the snapshot does not verify: {0} (use --no-verify to load it anyway)")]
+    Verify(#[from] VerifyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("writing SST file {}: {source}", .path.display())]
+    Sst {
+        path: PathBuf,
+        source: rocksdb::Error,
+    },
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct BulkLoadReport {
+    pub summary: ChainSummary,
+    pub index_entries: u64,
+    pub elapsed: Duration,
+    /// Time reading, hashing and sorting before the first account reached the store.
+    pub read_elapsed: Duration,
+    pub verified: bool,
+}
+
+impl BulkLoadReport {
+    pub fn accounts_per_second(&self) -> f64 {
+        self.summary.live_accounts as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> BulkLoadError + '_ {
+    move |source| BulkLoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes sorted key/value pairs into SST files of about `file_bytes` each.
+struct SstSink<'a> {
+    options: &'a rocksdb::Options,
+    dir: PathBuf,
+    prefix: String,
+    file_bytes: u64,
+    writer: Option<(SstFileWriter<'a>, PathBuf)>,
+    written: u64,
+    files: Vec<PathBuf>,
+}
+
+impl<'a> SstSink<'a> {
+    fn new(options: &'a rocksdb::Options, dir: &Path, prefix: &str, file_bytes: u64) -> Self {
+        Self {
+            options,
+            dir: dir.to_path_buf(),
+            prefix: prefix.to_string(),
+            file_bytes,
+            writer: None,
+            written: 0,
+            files: Vec::new(),
+        }
+    }
+
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), BulkLoadError> {
+        if self.writer.is_none() {
+            let path = self
+                .dir
+                .join(format!("{}-{:05}.sst", self.prefix, self.files.len()));
+            let writer = SstFileWriter::create(self.options);
+            writer.open(&path).map_err(|source| BulkLoadError::Sst {
+                path: path.clone(),
+                source,
+            })?;
+            self.writer = Some((writer, path));
+            self.written = 0;
+        }
+        let (writer, path) = self.writer.as_mut().expect("opened above");
+        writer
+            .put(key, value)
+            .map_err(|source| BulkLoadError::Sst {
+                path: path.clone(),
+                source,
+            })?;
+        self.written += (key.len() + value.len()) as u64;
+        if self.written >= self.file_bytes {
+            self.close()?;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), BulkLoadError> {
+        if let Some((mut writer, path)) = self.writer.take() {
+            writer.finish().map_err(|source| BulkLoadError::Sst {
+                path: path.clone(),
+                source,
+            })?;
+            self.files.push(path);
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Vec<PathBuf>, BulkLoadError> {
+        self.close()?;
+        Ok(self.files)
+    }
+}
+
+/// Account batches handed to the SST thread: `[pubkey 32][value_len u32][value]...`.
+const ACCOUNT_BATCH_BYTES: usize = 4 << 20;
+
+/// Loads `chain` into a new store at `store_path`, which must not exist yet.
+pub fn bulk_load(
+    store_path: &Path,
+    chain: &SnapshotChain,
+    config: &StoreConfig,
+    options: &BulkLoadOptions,
+) -> Result<BulkLoadReport, BulkLoadError> {
+    let started = Instant::now();
+    let staging = staging_path(store_path);
+    let work_dir = work_path(store_path);
+    for dir in [&staging, &work_dir] {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).map_err(io_error(dir))?;
+        }
+    }
+    std::fs::create_dir_all(&work_dir).map_err(io_error(&work_dir))?;
+    let result = load_into_staging(&staging, &work_dir, chain, config, options, started);
+    let _ = std::fs::remove_dir_all(&work_dir);
+    let report = match result {
+        Ok(report) => report,
+        Err(error) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(error);
+        }
+    };
+    std::fs::rename(&staging, store_path).map_err(io_error(store_path))?;
+    if let Some(parent) = store_path.parent() {
+        std::fs::File::open(parent)
+            .and_then(|dir| dir.sync_all())
+            .map_err(io_error(parent))?;
+    }
+    Ok(report)
+}
+
+/// Where a load in progress builds the store.
+pub fn staging_path(store_path: &Path) -> PathBuf {
+    store_path.with_extension("loading")
+}
+
+fn work_path(store_path: &Path) -> PathBuf {
+    store_path.with_extension("loading-work")
+}
+
+/// Removes what an interrupted load left behind.
+pub fn clean_interrupted(store_path: &Path) -> std::io::Result<bool> {
+    let mut cleaned = false;
+    for dir in [staging_path(store_path), work_path(store_path)] {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+            cleaned = true;
+        }
+    }
+    Ok(cleaned)
+}
+
+fn load_into_staging(
+    staging: &Path,
+    work_dir: &Path,
+    chain: &SnapshotChain,
+    config: &StoreConfig,
+    options: &BulkLoadOptions,
+    started: Instant,
+) -> Result<BulkLoadReport, BulkLoadError> {
+    let store = AccountsStore::open(staging, config.clone())?;
+    let cache = Cache::new_lru_cache(8 << 20);
+    let accounts_options = cf::cf_options(cf::ACCOUNTS, &cache);
+    let mut chain_options = ChainOptions::new(work_dir);
+    chain_options.sort_memory = options.sort_memory / 2;
+    let versions_read = chain_options.versions_read.clone();
+    let accounts_written = Arc::new(AtomicU64::new(0));
+    let progress = Progress::start(
+        options.progress_bar,
+        versions_read,
+        accounts_written.clone(),
+    );
+
+    let mut index_sorter = ExternalSorter::new(work_dir, options.sort_memory / 2);
+    let mut first_account_at = None;
+    let (batch_sender, batch_receiver) = mpsc::sync_channel::<Vec<u8>>(4);
+    let (summary, account_files) = std::thread::scope(|scope| {
+        let sst_thread = std::thread::Builder::new()
+            .name("bulk-sst".into())
+            .spawn_scoped(scope, move || {
+                let mut sink = SstSink::new(
+                    &accounts_options,
+                    work_dir,
+                    "accounts",
+                    options.sst_file_bytes,
+                );
+                for batch in batch_receiver.iter() {
+                    let mut at = 0;
+                    while at < batch.len() {
+                        let len = u32::from_le_bytes(
+                            batch[at + 32..at + 36].try_into().expect("4 bytes"),
+                        ) as usize;
+                        sink.put(&batch[at..at + 32], &batch[at + 36..at + 36 + len])?;
+                        at += 36 + len;
+                    }
+                }
+                sink.finish()
+            })
+            .expect("spawn the SST writer thread");
+
+        let mut batch = Vec::with_capacity(ACCOUNT_BATCH_BYTES);
+        let mut value = Vec::new();
+        let mut index_key = [0u8; 65];
+        let summary = read_chain(chain, &chain_options, |record| {
+            first_account_at.get_or_insert_with(Instant::now);
+            value.clear();
+            encode_into(
+                &mut value,
+                record.lamports,
+                record.rent_epoch,
+                &record.owner,
+                record.executable,
+                record.slot,
+                record.data,
+            );
+            batch.extend_from_slice(record.pubkey.as_ref());
+            batch.extend_from_slice(&(value.len() as u32).to_le_bytes());
+            batch.extend_from_slice(&value);
+            if batch.len() >= ACCOUNT_BATCH_BYTES {
+                batch_sender
+                    .send(std::mem::replace(
+                        &mut batch,
+                        Vec::with_capacity(ACCOUNT_BATCH_BYTES),
+                    ))
+                    .map_err(|_| "the SST writer stopped")?;
+            }
+            for (kind, key) in IndexKind::ALL
+                .into_iter()
+                .zip(config.indexes.entries(&record.owner, record.data))
+            {
+                if let Some(key) = key {
+                    index_key[0] = kind.tag();
+                    index_key[1..33].copy_from_slice(key.as_ref());
+                    index_key[33..].copy_from_slice(record.pubkey.as_ref());
+                    index_sorter.push(&index_key, &[])?;
+                }
+            }
+            accounts_written.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        });
+        if summary.is_ok() && !batch.is_empty() {
+            let _ = batch_sender.send(batch);
+        }
+        drop(batch_sender);
+        let files = sst_thread.join().expect("SST writer thread panicked");
+        (summary, files)
+    });
+    let summary = summary?;
+    let account_files = account_files?;
+    let verified = if options.verify {
+        summary.verify()?;
+        true
+    } else {
+        false
+    };
+    let ingest = |name: &str, files: Vec<PathBuf>| -> Result<(), BulkLoadError> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        let mut ingest_options = IngestExternalFileOptions::default();
+        ingest_options.set_move_files(true);
+        store
+            .db()
+            .ingest_external_file_cf_opts(store.cf(name), &ingest_options, files)
+            .map_err(store.db_error())
+            .map_err(BulkLoadError::from)
+    };
+    ingest(cf::ACCOUNTS, account_files)?;
+
+    let index_entries = index_sorter.records();
+    let mut sorted = index_sorter.finish().map_err(io_error(work_dir))?;
+    let index_options: Vec<rocksdb::Options> = IndexKind::ALL
+        .iter()
+        .map(|kind| cf::cf_options(kind.cf_name(), &cache))
+        .collect();
+    let mut current: Option<(IndexKind, SstSink<'_>)> = None;
+    while let Some((key, _)) = sorted.next().map_err(io_error(work_dir))? {
+        let kind = IndexKind::from_tag(key[0]).expect("tags written above");
+        if current.as_ref().is_none_or(|(open, _)| *open != kind) {
+            if let Some((open, sink)) = current.take() {
+                ingest(open.cf_name(), sink.finish()?)?;
+            }
+            current = Some((
+                kind,
+                SstSink::new(
+                    &index_options[kind as usize],
+                    work_dir,
+                    kind.cf_name(),
+                    options.sst_file_bytes,
+                ),
+            ));
+        }
+        current.as_mut().expect("set above").1.put(&key[1..], &[])?;
+    }
+    if let Some((open, sink)) = current.take() {
+        ingest(open.cf_name(), sink.finish()?)?;
+    }
+    drop(sorted);
+
+    let manifest = summary.manifest();
+    let root = RootState {
+        slot: manifest.slot,
+        lt_hash: summary.lt_hash.clone(),
+        capitalization: summary.lamports,
+        accounts: summary.live_accounts,
+    };
+    let mut batch = WriteBatch::default();
+    let meta_cf = store.cf(cf::META);
+    write_root_state(&mut batch, meta_cf, &root);
+    batch.put_cf(
+        meta_cf,
+        meta::keys::BANK,
+        encode(&BankInfo::from_manifest(manifest)),
+    );
+    batch.put_cf(
+        meta_cf,
+        meta::keys::SNAPSHOT,
+        encode(&SnapshotOrigin {
+            full_archive: chain.full_name.to_string(),
+            incremental_archive: chain.incremental.as_ref().map(|(_, name)| name.to_string()),
+            slot: manifest.slot,
+            verified,
+        }),
+    );
+    batch.put_cf(meta_cf, meta::keys::INDEX_CONFIG, encode(&config.indexes));
+    batch.put_cf(
+        store.cf(cf::SLOTS),
+        meta::slot_key(manifest.slot),
+        encode(&SlotMeta::from_manifest(manifest)),
+    );
+    let mut write_options = WriteOptions::default();
+    write_options.set_sync(true);
+    store
+        .db()
+        .write_opt(batch, &write_options)
+        .map_err(store.db_error())?;
+    store.db().flush_wal(true).map_err(store.db_error())?;
+    drop(store);
+    progress.finish();
+    let elapsed = started.elapsed();
+    Ok(BulkLoadReport {
+        read_elapsed: first_account_at.map_or(elapsed, |at| at - started),
+        summary,
+        index_entries,
+        elapsed,
+        verified,
+    })
+}
+
+fn encode(value: &impl serde::Serialize) -> Vec<u8> {
+    bincode::serialize(value).expect("metadata serializes")
+}
+
+/// A progress bar on a terminal, and a log line every few seconds otherwise.
+struct Progress {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(bar: bool, versions_read: Arc<AtomicU64>, accounts_written: Arc<AtomicU64>) -> Self {
+        use std::io::IsTerminal;
+        let stop = Arc::new(AtomicBool::new(false));
+        let bar = (bar && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+                    .expect("valid template"),
+            );
+            bar
+        });
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("bulk-progress".into())
+            .spawn(move || {
+                let started = Instant::now();
+                let mut last_log = Instant::now();
+                while !stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(200));
+                    let read = versions_read.load(Ordering::Relaxed);
+                    let written = accounts_written.load(Ordering::Relaxed);
+                    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+                    let message = format!(
+                        "read {read} versions ({:.0}/s), stored {written} accounts ({:.0}/s)",
+                        read as f64 / seconds,
+                        written as f64 / seconds
+                    );
+                    if let Some(bar) = &bar {
+                        bar.set_message(message);
+                        bar.tick();
+                    } else if last_log.elapsed() >= Duration::from_secs(5) {
+                        tracing::info!(
+                            versions_read = read,
+                            accounts_stored = written,
+                            "bootstrap load progress"
+                        );
+                        last_log = Instant::now();
+                    }
+                }
+                if let Some(bar) = bar {
+                    bar.finish_and_clear();
+                }
+            })
+            .expect("spawn the progress thread");
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,571 @@
+//! The accounts store: rooted state in RocksDB with secondary indexes, node metadata, and one
+//! atomic write batch per root commit.
+
+mod account;
+pub mod bulk;
+mod cf;
+pub mod check;
+mod index;
+mod meta;
+mod view;
+pub mod workload;
+
+pub use {
+    account::{Account, AccountRef, AccountUpdate, encode_into},
+    index::{IndexConfig, IndexEntries, IndexKind, entry_key, is_token_program, token_delegate},
+    meta::{BankInfo, SCHEMA_VERSION, SlotMeta, SnapshotOrigin},
+    view::StoreView,
+};
+use {
+    rayon::prelude::*,
+    rocksdb::{Cache, ColumnFamily, DB, WriteBatch, WriteOptions},
+    snapshot_tools::archive::{
+        LtHash,
+        lt_hash::{lt_hash_bytes, lt_hash_from_bytes},
+        lt_hash_checksum,
+    },
+    solana_hash::Hash,
+    solana_pubkey::Pubkey,
+    std::{
+        collections::HashMap,
+        path::{Path, PathBuf},
+        sync::{Mutex, RwLock},
+    },
+};
+
+pub type Slot = u64;
+
+/// Below this many updates in a slot, hashing on the calling thread is faster than fanning out.
+const PARALLEL_HASH_THRESHOLD: usize = 256;
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub indexes: IndexConfig,
+    pub block_cache_bytes: usize,
+    pub background_jobs: i32,
+    /// fsync the WAL on every commit (survives power loss, not only process kills).
+    pub sync_writes: bool,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            indexes: IndexConfig::default(),
+            block_cache_bytes: 256 << 20,
+            background_jobs: 2,
+            sync_writes: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("RocksDB at {}: {source}", .path.display())]
+    Db {
+        path: PathBuf,
+        source: rocksdb::Error,
+    },
+    #[error("store at {} has schema version {found}; this build reads version {SCHEMA_VERSION}", .path.display())]
+    Schema { path: PathBuf, found: u32 },
+    #[error("corrupt {what} in the store at {}", .path.display())]
+    Corrupt { path: PathBuf, what: String },
+    #[error(
+        "slot {slot}: accounts lattice hash after applying is {computed}, upstream says {expected}"
+    )]
+    LtHashMismatch {
+        slot: Slot,
+        computed: Hash,
+        expected: Hash,
+    },
+    #[error("slot {slot} cannot be committed on top of root {root}")]
+    SlotOrder { slot: Slot, root: Slot },
+    #[error("the store at {} holds no bootstrapped state", .path.display())]
+    NotBootstrapped { path: PathBuf },
+}
+
+/// The rooted state's summary, kept in memory and in the `meta` column family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootState {
+    pub slot: Slot,
+    pub lt_hash: LtHash,
+    pub capitalization: u64,
+    pub accounts: u64,
+}
+
+impl RootState {
+    pub fn lt_hash_checksum(&self) -> Hash {
+        lt_hash_checksum(&self.lt_hash)
+    }
+}
+
+/// A rooted slot to commit: its metadata and final account writes.
+#[derive(Debug, Clone)]
+pub struct SlotCommit<'a> {
+    pub meta: SlotMeta,
+    pub updates: &'a [AccountUpdate<'a>],
+    /// Checked after applying the slot when the upstream knows it.
+    pub expected_lt_hash: Option<Hash>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    pub slots: usize,
+    pub updates: usize,
+    pub index_puts: usize,
+    pub index_deletes: usize,
+    /// The lattice hash checksum after each committed slot.
+    pub lt_hashes: Vec<(Slot, Hash)>,
+}
+
+#[derive(Debug)]
+pub struct AccountsStore {
+    db: DB,
+    path: PathBuf,
+    config: StoreConfig,
+    root: RwLock<Option<RootState>>,
+    commit_lock: Mutex<()>,
+}
+
+fn u64_value(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.try_into().ok()?))
+}
+
+impl AccountsStore {
+    /// Opens (or creates, empty) the store at `path`.
+    pub fn open(path: &Path, config: StoreConfig) -> Result<Self, StoreError> {
+        let db_error = |source| StoreError::Db {
+            path: path.to_path_buf(),
+            source,
+        };
+        let cache = Cache::new_lru_cache(config.block_cache_bytes);
+        let descriptors = cf::ALL
+            .iter()
+            .map(|name| rocksdb::ColumnFamilyDescriptor::new(*name, cf::cf_options(name, &cache)));
+        let db =
+            DB::open_cf_descriptors(&cf::db_options(config.background_jobs), path, descriptors)
+                .map_err(db_error)?;
+        let store = Self {
+            db,
+            path: path.to_path_buf(),
+            config,
+            root: RwLock::new(None),
+            commit_lock: Mutex::new(()),
+        };
+        let meta = store.cf(cf::META);
+        match store
+            .db
+            .get_cf(meta, meta::keys::SCHEMA_VERSION)
+            .map_err(db_error)?
+        {
+            None => store
+                .db
+                .put_cf(
+                    meta,
+                    meta::keys::SCHEMA_VERSION,
+                    SCHEMA_VERSION.to_le_bytes(),
+                )
+                .map_err(db_error)?,
+            Some(bytes) => {
+                let found = bytes
+                    .as_slice()
+                    .try_into()
+                    .map(u32::from_le_bytes)
+                    .map_err(|_| store.corrupt("schema version"))?;
+                if found != SCHEMA_VERSION {
+                    return Err(StoreError::Schema {
+                        path: path.to_path_buf(),
+                        found,
+                    });
+                }
+            }
+        }
+        let root = store.read_root_state()?;
+        *store.root.write().expect("root lock") = root;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    pub(crate) fn db(&self) -> &DB {
+        &self.db
+    }
+
+    pub(crate) fn cf(&self, name: &str) -> &ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("every column family is opened")
+    }
+
+    pub(crate) fn db_error(&self) -> impl Fn(rocksdb::Error) -> StoreError + '_ {
+        |source| StoreError::Db {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(&self, what: &str) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            what: what.to_string(),
+        }
+    }
+
+    fn meta_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db
+            .get_cf(self.cf(cf::META), key)
+            .map_err(self.db_error())
+    }
+
+    fn read_root_state(&self) -> Result<Option<RootState>, StoreError> {
+        let Some(slot) = self.meta_get(meta::keys::ROOT_SLOT)? else {
+            return Ok(None);
+        };
+        let u64_of = |key: &[u8], what: &str| -> Result<u64, StoreError> {
+            self.meta_get(key)?
+                .as_deref()
+                .and_then(u64_value)
+                .ok_or_else(|| self.corrupt(what))
+        };
+        Ok(Some(RootState {
+            slot: u64_value(&slot).ok_or_else(|| self.corrupt("root slot"))?,
+            lt_hash: self
+                .meta_get(meta::keys::LT_HASH)?
+                .as_deref()
+                .and_then(lt_hash_from_bytes)
+                .ok_or_else(|| self.corrupt("accounts lattice hash"))?,
+            capitalization: u64_of(meta::keys::CAPITALIZATION, "capitalization")?,
+            accounts: u64_of(meta::keys::ACCOUNT_COUNT, "account count")?,
+        }))
+    }
+
+    /// The rooted state, or `None` before bootstrap.
+    pub fn root(&self) -> Option<RootState> {
+        self.root.read().expect("root lock").clone()
+    }
+
+    pub fn root_slot(&self) -> Option<Slot> {
+        self.root
+            .read()
+            .expect("root lock")
+            .as_ref()
+            .map(|root| root.slot)
+    }
+
+    fn meta_bincode<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &[u8],
+        what: &str,
+    ) -> Result<Option<T>, StoreError> {
+        self.meta_get(key)?
+            .map(|bytes| bincode::deserialize(&bytes).map_err(|_| self.corrupt(what)))
+            .transpose()
+    }
+
+    pub fn bank_info(&self) -> Result<Option<BankInfo>, StoreError> {
+        self.meta_bincode(meta::keys::BANK, "bank information")
+    }
+
+    pub fn snapshot_origin(&self) -> Result<Option<SnapshotOrigin>, StoreError> {
+        self.meta_bincode(meta::keys::SNAPSHOT, "snapshot origin")
+    }
+
+    /// The index configuration the indexes were built with.
+    pub fn built_index_config(&self) -> Result<Option<IndexConfig>, StoreError> {
+        self.meta_bincode(meta::keys::INDEX_CONFIG, "index configuration")
+    }
+
+    pub fn slot_meta(&self, slot: Slot) -> Result<Option<SlotMeta>, StoreError> {
+        self.db
+            .get_cf(self.cf(cf::SLOTS), meta::slot_key(slot))
+            .map_err(self.db_error())?
+            .map(|bytes| bincode::deserialize(&bytes).map_err(|_| self.corrupt("slot metadata")))
+            .transpose()
+    }
+
+    /// Up to `limit` rooted slots, newest first.
+    pub fn recent_slots(&self, limit: usize) -> Result<Vec<SlotMeta>, StoreError> {
+        let mut slots = Vec::new();
+        let mut iterator = self.db.raw_iterator_cf(self.cf(cf::SLOTS));
+        iterator.seek_to_last();
+        while iterator.valid() && slots.len() < limit {
+            let value = iterator.value().expect("valid iterator has a value");
+            slots.push(bincode::deserialize(value).map_err(|_| self.corrupt("slot metadata"))?);
+            iterator.prev();
+        }
+        iterator.status().map_err(self.db_error())?;
+        Ok(slots)
+    }
+
+    /// A consistent read view of the rooted state.
+    pub fn view(&self) -> StoreView<'_> {
+        StoreView::new(self)
+    }
+
+    fn write_options(&self) -> WriteOptions {
+        let mut options = WriteOptions::default();
+        options.set_sync(self.config.sync_writes);
+        options
+    }
+
+    /// Applies rooted slots, in order, in one atomic write batch: accounts, index entries that
+    /// changed, slot metadata, and the root summary. Nothing is written if any slot fails its
+    /// lattice-hash check.
+    pub fn commit(&self, slots: &[SlotCommit<'_>]) -> Result<CommitStats, StoreError> {
+        let _guard = self.commit_lock.lock().expect("commit lock");
+        let mut root = self.root().ok_or_else(|| StoreError::NotBootstrapped {
+            path: self.path.clone(),
+        })?;
+        let accounts_cf = self.cf(cf::ACCOUNTS);
+        let mut batch = WriteBatch::default();
+        let mut stats = CommitStats::default();
+        // Versions written earlier in this batch (None = deleted), which shadow the store.
+        let mut written: HashMap<Pubkey, Option<Version<'_>>> = HashMap::new();
+        let mut value = Vec::new();
+        for commit in slots {
+            let slot = commit.meta.slot;
+            if slot <= root.slot {
+                return Err(StoreError::SlotOrder {
+                    slot,
+                    root: root.slot,
+                });
+            }
+            let updates = commit.updates;
+            let unseen: Vec<&Pubkey> = updates
+                .iter()
+                .map(|update| &update.pubkey)
+                .filter(|pubkey| !written.contains_key(pubkey))
+                .collect();
+            let stored = self.db.batched_multi_get_cf(
+                accounts_cf,
+                unseen.iter().map(|pubkey| pubkey.as_ref()),
+                false,
+            );
+            let mut previous: HashMap<&Pubkey, Option<rocksdb::DBPinnableSlice<'_>>> =
+                HashMap::with_capacity(unseen.len());
+            for (pubkey, result) in unseen.into_iter().zip(stored) {
+                previous.insert(pubkey, result.map_err(self.db_error())?);
+            }
+            let new_hashes: Vec<LtHash> = if updates.len() >= PARALLEL_HASH_THRESHOLD {
+                updates.par_iter().map(AccountUpdate::lt_hash).collect()
+            } else {
+                updates.iter().map(AccountUpdate::lt_hash).collect()
+            };
+            for (update, new_hash) in updates.iter().zip(&new_hashes) {
+                let old = match written.get(&update.pubkey) {
+                    Some(version) => *version,
+                    None => match previous
+                        .get(&update.pubkey)
+                        .and_then(|slice| slice.as_deref())
+                    {
+                        Some(bytes) => Some(Version::from(
+                            AccountRef::decode(bytes)
+                                .ok_or_else(|| self.corrupt("account record"))?,
+                        )),
+                        None => None,
+                    },
+                };
+                if let Some(old) = &old {
+                    root.lt_hash.mix_out(&old.lt_hash(&update.pubkey));
+                    root.capitalization = root.capitalization.saturating_sub(old.lamports);
+                }
+                root.lt_hash.mix_in(new_hash);
+                root.capitalization = root.capitalization.saturating_add(update.lamports);
+                let old_entries = old.map(|old| self.config.indexes.entries(&old.owner, old.data));
+                let new_entries = (!update.is_deletion())
+                    .then(|| self.config.indexes.entries(&update.owner, update.data));
+                self.diff_index_entries(
+                    &mut batch,
+                    &update.pubkey,
+                    old_entries,
+                    new_entries,
+                    &mut stats,
+                );
+                match (old.is_some(), update.is_deletion()) {
+                    (false, false) => root.accounts += 1,
+                    (true, true) => root.accounts -= 1,
+                    _ => {}
+                }
+                if update.is_deletion() {
+                    batch.delete_cf(accounts_cf, update.pubkey);
+                    written.insert(update.pubkey, None);
+                } else {
+                    value.clear();
+                    encode_into(
+                        &mut value,
+                        update.lamports,
+                        update.rent_epoch,
+                        &update.owner,
+                        update.executable,
+                        slot,
+                        update.data,
+                    );
+                    batch.put_cf(accounts_cf, update.pubkey, &value);
+                    written.insert(update.pubkey, Some(Version::from(update)));
+                }
+            }
+            root.slot = slot;
+            let checksum = lt_hash_checksum(&root.lt_hash);
+            if let Some(expected) = commit.expected_lt_hash
+                && expected != checksum
+            {
+                return Err(StoreError::LtHashMismatch {
+                    slot,
+                    computed: checksum,
+                    expected,
+                });
+            }
+            batch.put_cf(
+                self.cf(cf::SLOTS),
+                meta::slot_key(slot),
+                bincode::serialize(&commit.meta).expect("slot metadata serializes"),
+            );
+            stats.slots += 1;
+            stats.updates += updates.len();
+            stats.lt_hashes.push((slot, checksum));
+        }
+        write_root_state(&mut batch, self.cf(cf::META), &root);
+        self.db
+            .write_opt(batch, &self.write_options())
+            .map_err(self.db_error())?;
+        *self.root.write().expect("root lock") = Some(root);
+        Ok(stats)
+    }
+
+    fn diff_index_entries(
+        &self,
+        batch: &mut WriteBatch,
+        pubkey: &Pubkey,
+        old: Option<IndexEntries>,
+        new: Option<IndexEntries>,
+        stats: &mut CommitStats,
+    ) {
+        let old = old.unwrap_or_default();
+        let new = new.unwrap_or_default();
+        for kind in IndexKind::ALL {
+            let (old_key, new_key) = (old[kind as usize], new[kind as usize]);
+            if old_key == new_key {
+                continue;
+            }
+            let cf = self.cf(kind.cf_name());
+            if let Some(old_key) = old_key {
+                batch.delete_cf(cf, entry_key(&old_key, pubkey));
+                stats.index_deletes += 1;
+            }
+            if let Some(new_key) = new_key {
+                batch.put_cf(cf, entry_key(&new_key, pubkey), []);
+                stats.index_puts += 1;
+            }
+        }
+    }
+
+    /// Rebuilds every index from the accounts, e.g. after the index configuration changed.
+    pub fn rebuild_indexes(&self) -> Result<u64, StoreError> {
+        let _guard = self.commit_lock.lock().expect("commit lock");
+        for kind in IndexKind::ALL {
+            let cf = self.cf(kind.cf_name());
+            self.db
+                .delete_range_cf(cf, &[0u8; 0][..], &[0xffu8; 65][..])
+                .map_err(self.db_error())?;
+        }
+        let mut batch = WriteBatch::default();
+        let mut entries = 0u64;
+        let mut iterator = self.db.raw_iterator_cf(self.cf(cf::ACCOUNTS));
+        iterator.seek_to_first();
+        while iterator.valid() {
+            let pubkey = Pubkey::try_from(iterator.key().expect("valid"))
+                .map_err(|_| self.corrupt("account key"))?;
+            let account = AccountRef::decode(iterator.value().expect("valid"))
+                .ok_or_else(|| self.corrupt("account record"))?;
+            for (kind, key) in IndexKind::ALL.into_iter().zip(
+                self.config
+                    .indexes
+                    .entries(&account.owner(), account.data()),
+            ) {
+                if let Some(key) = key {
+                    batch.put_cf(self.cf(kind.cf_name()), entry_key(&key, &pubkey), []);
+                    entries += 1;
+                }
+            }
+            if batch.len() >= 100_000 {
+                self.db
+                    .write(std::mem::take(&mut batch))
+                    .map_err(self.db_error())?;
+            }
+            iterator.next();
+        }
+        iterator.status().map_err(self.db_error())?;
+        batch.put_cf(
+            self.cf(cf::META),
+            meta::keys::INDEX_CONFIG,
+            bincode::serialize(&self.config.indexes).expect("index config serializes"),
+        );
+        self.db
+            .write_opt(batch, &self.write_options())
+            .map_err(self.db_error())?;
+        Ok(entries)
+    }
+}
+
+/// The parts of an account version that the lattice hash and the indexes depend on.
+#[derive(Debug, Clone, Copy)]
+struct Version<'a> {
+    lamports: u64,
+    owner: Pubkey,
+    executable: bool,
+    data: &'a [u8],
+}
+
+impl Version<'_> {
+    fn lt_hash(&self, pubkey: &Pubkey) -> LtHash {
+        snapshot_tools::archive::account_lt_hash(
+            pubkey,
+            self.lamports,
+            self.data,
+            self.executable,
+            &self.owner,
+        )
+    }
+}
+
+impl<'a> From<AccountRef<'a>> for Version<'a> {
+    fn from(account: AccountRef<'a>) -> Self {
+        Self {
+            lamports: account.lamports(),
+            owner: account.owner(),
+            executable: account.executable(),
+            data: account.data(),
+        }
+    }
+}
+
+impl<'a> From<&AccountUpdate<'a>> for Version<'a> {
+    fn from(update: &AccountUpdate<'a>) -> Self {
+        Self {
+            lamports: update.lamports,
+            owner: update.owner,
+            executable: update.executable,
+            data: update.data,
+        }
+    }
+}
+
+pub(crate) fn write_root_state(batch: &mut WriteBatch, meta_cf: &ColumnFamily, root: &RootState) {
+    batch.put_cf(meta_cf, meta::keys::ROOT_SLOT, root.slot.to_le_bytes());
+    batch.put_cf(meta_cf, meta::keys::LT_HASH, lt_hash_bytes(&root.lt_hash));
+    batch.put_cf(
+        meta_cf,
+        meta::keys::CAPITALIZATION,
+        root.capitalization.to_le_bytes(),
+    );
+    batch.put_cf(
+        meta_cf,
+        meta::keys::ACCOUNT_COUNT,
+        root.accounts.to_le_bytes(),
+    );
+}

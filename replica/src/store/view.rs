@@ -1,0 +1,226 @@
+//! Consistent reads of the rooted state: every read of a view sees the same root, even while
+//! commits land.
+
+use {
+    super::{Account, AccountRef, AccountsStore, IndexKind, Slot, StoreError, cf, meta},
+    rocksdb::{DB, ReadOptions, SnapshotWithThreadMode},
+    solana_pubkey::Pubkey,
+    std::ops::ControlFlow,
+};
+
+/// Accounts fetched per multi-get while walking an index.
+const INDEX_FETCH_BATCH: usize = 256;
+
+pub struct StoreView<'a> {
+    store: &'a AccountsStore,
+    snapshot: SnapshotWithThreadMode<'a, DB>,
+}
+
+impl std::fmt::Debug for StoreView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreView")
+            .field("store", &self.store.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> StoreView<'a> {
+    pub(super) fn new(store: &'a AccountsStore) -> Self {
+        Self {
+            store,
+            snapshot: store.db().snapshot(),
+        }
+    }
+
+    fn read_options(&self) -> ReadOptions {
+        let mut options = ReadOptions::default();
+        options.set_snapshot(&self.snapshot);
+        options
+    }
+
+    pub fn store(&self) -> &'a AccountsStore {
+        self.store
+    }
+
+    /// The root slot this view reads.
+    pub fn root_slot(&self) -> Result<Slot, StoreError> {
+        let bytes = self
+            .snapshot
+            .get_cf(self.store.cf(cf::META), meta::keys::ROOT_SLOT)
+            .map_err(self.store.db_error())?
+            .ok_or_else(|| StoreError::NotBootstrapped {
+                path: self.store.path().to_path_buf(),
+            })?;
+        super::u64_value(&bytes).ok_or_else(|| self.store.corrupt("root slot"))
+    }
+
+    pub fn get(&self, pubkey: &Pubkey) -> Result<Option<Account>, StoreError> {
+        let value = self
+            .store
+            .db()
+            .get_pinned_cf_opt(self.store.cf(cf::ACCOUNTS), pubkey, &self.read_options())
+            .map_err(self.store.db_error())?;
+        value
+            .map(|bytes| {
+                AccountRef::decode(&bytes)
+                    .map(|account| account.to_account())
+                    .ok_or_else(|| self.store.corrupt("account record"))
+            })
+            .transpose()
+    }
+
+    /// Accounts for `pubkeys`, in order.
+    pub fn multi_get(&self, pubkeys: &[Pubkey]) -> Result<Vec<Option<Account>>, StoreError> {
+        let mut accounts = Vec::with_capacity(pubkeys.len());
+        let _: ControlFlow<()> = self.for_each_of(pubkeys, |_, account| {
+            accounts.push(account.map(|account| account.to_account()));
+            ControlFlow::Continue(())
+        })?;
+        Ok(accounts)
+    }
+
+    /// Calls `visit` with each of `pubkeys` (in order) and its account, if any.
+    pub fn for_each_of(
+        &self,
+        pubkeys: &[Pubkey],
+        mut visit: impl FnMut(&Pubkey, Option<AccountRef<'_>>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, StoreError> {
+        let options = self.read_options();
+        let values = self.store.db().batched_multi_get_cf_opt(
+            self.store.cf(cf::ACCOUNTS),
+            pubkeys.iter().map(|pubkey| pubkey.as_ref()),
+            false,
+            &options,
+        );
+        for (pubkey, value) in pubkeys.iter().zip(values) {
+            let value = value.map_err(self.store.db_error())?;
+            let account = match &value {
+                Some(bytes) => Some(
+                    AccountRef::decode(bytes)
+                        .ok_or_else(|| self.store.corrupt("account record"))?,
+                ),
+                None => None,
+            };
+            if visit(pubkey, account).is_break() {
+                return Ok(ControlFlow::Break(()));
+            }
+        }
+        Ok(ControlFlow::Continue(()))
+    }
+
+    /// Whether `kind` is kept by this store.
+    pub fn has_index(&self, kind: IndexKind) -> bool {
+        self.store.config().indexes.is_enabled(kind)
+    }
+
+    fn index_iterator(
+        &self,
+        kind: IndexKind,
+        key: &Pubkey,
+    ) -> rocksdb::DBRawIteratorWithThreadMode<'a, DB> {
+        let mut options = self.read_options();
+        options.set_prefix_same_as_start(true);
+        let mut iterator = self
+            .store
+            .db()
+            .raw_iterator_cf_opt(self.store.cf(kind.cf_name()), options);
+        iterator.seek(key);
+        iterator
+    }
+
+    /// Moves up to `limit` pubkeys indexed under `key` from the iterator into `out`; returns
+    /// whether the index may hold more.
+    fn next_index_batch(
+        &self,
+        iterator: &mut rocksdb::DBRawIteratorWithThreadMode<'a, DB>,
+        key: &Pubkey,
+        out: &mut Vec<Pubkey>,
+        limit: usize,
+    ) -> Result<bool, StoreError> {
+        out.clear();
+        while out.len() < limit {
+            if !iterator.valid() {
+                iterator.status().map_err(self.store.db_error())?;
+                return Ok(false);
+            }
+            let entry = iterator.key().expect("valid iterator has a key");
+            if entry.len() != 64 || &entry[..32] != key.as_ref() {
+                return Ok(false);
+            }
+            out.push(
+                Pubkey::try_from(&entry[32..]).map_err(|_| self.store.corrupt("index entry"))?,
+            );
+            iterator.next();
+        }
+        Ok(true)
+    }
+
+    /// Pubkeys indexed under `key` in `kind`, in pubkey order, until `visit` breaks.
+    pub fn index_keys(
+        &self,
+        kind: IndexKind,
+        key: &Pubkey,
+        mut visit: impl FnMut(Pubkey) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, StoreError> {
+        let mut iterator = self.index_iterator(kind, key);
+        let mut batch = Vec::with_capacity(INDEX_FETCH_BATCH);
+        loop {
+            let more = self.next_index_batch(&mut iterator, key, &mut batch, INDEX_FETCH_BATCH)?;
+            for pubkey in batch.drain(..) {
+                if visit(pubkey).is_break() {
+                    return Ok(ControlFlow::Break(()));
+                }
+            }
+            if !more {
+                return Ok(ControlFlow::Continue(()));
+            }
+        }
+    }
+
+    /// Accounts indexed under `key` in `kind`, in pubkey order, until `visit` breaks.
+    pub fn index_scan(
+        &self,
+        kind: IndexKind,
+        key: &Pubkey,
+        mut visit: impl FnMut(&Pubkey, AccountRef<'_>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, StoreError> {
+        let mut iterator = self.index_iterator(kind, key);
+        let mut batch = Vec::with_capacity(INDEX_FETCH_BATCH);
+        loop {
+            let more = self.next_index_batch(&mut iterator, key, &mut batch, INDEX_FETCH_BATCH)?;
+            // Within one snapshot every entry has its account; a missing one is skipped, never
+            // invented.
+            let flow = self.for_each_of(&batch, |pubkey, account| match account {
+                Some(account) => visit(pubkey, account),
+                None => ControlFlow::Continue(()),
+            })?;
+            if flow.is_break() || !more {
+                return Ok(flow);
+            }
+        }
+    }
+
+    /// Every account, in pubkey order, until `visit` breaks.
+    pub fn scan(
+        &self,
+        mut visit: impl FnMut(&Pubkey, AccountRef<'_>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, StoreError> {
+        let mut iterator = self
+            .store
+            .db()
+            .raw_iterator_cf_opt(self.store.cf(cf::ACCOUNTS), self.read_options());
+        iterator.seek_to_first();
+        while iterator.valid() {
+            let pubkey = Pubkey::try_from(iterator.key().expect("valid"))
+                .map_err(|_| self.store.corrupt("account key"))?;
+            let account = AccountRef::decode(iterator.value().expect("valid"))
+                .ok_or_else(|| self.store.corrupt("account record"))?;
+            if visit(&pubkey, account).is_break() {
+                return Ok(ControlFlow::Break(()));
+            }
+            iterator.next();
+        }
+        iterator.status().map_err(self.store.db_error())?;
+        Ok(ControlFlow::Continue(()))
+    }
+}
