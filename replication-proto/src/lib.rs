@@ -1,1 +1,30 @@
 //! Replication protocol v1.
+//!
+//! A replica follows its upstream (the validator's Geyser plugin or another replica) over QUIC:
+//! it long-polls for confirmed and rooted slots ([`Request::SlotConfirmation`]) and fetches each
+//! slot's account writes as a validated stream ([`Request::SlotAccounts`]).
+//!
+//! The crate is split like quinn: the protocol itself is free of I/O —
+//! [`message`] (wire types), [`frame`] (length-prefixed, optionally zstd-compressed bincode
+//! frames), [`slot_stream`] (the state machine that validates a slot's stream) — and
+//! [`transport`] (behind the default `transport` feature) drives it over quinn. [`source`]
+//! holds the `SlotSource` trait a server serves from.
+
+pub mod error;
+pub mod frame;
+pub mod message;
+pub mod slot_stream;
+pub mod source;
+#[cfg(feature = "transport")]
+pub mod transport;
+
+pub use error::{FrameError, ProtocolError, SourceError};
+pub use frame::{FrameConfig, FrameEncoder, FrameHeader};
+pub use message::{
+    AccountRecord, ErrorCode, ErrorFrame, Hash, Pubkey, Request, Response, Slot, SlotConfirmations,
+    SlotHeader, SlotInfo, SlotStatus, SlotTrailer, VERSION,
+};
+pub use slot_stream::{SlotStreamEvent, SlotStreamReader, SlotStreamWriter};
+pub use source::SlotRecords;
+#[cfg(feature = "transport")]
+pub use source::SlotSource;
