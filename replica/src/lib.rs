@@ -1,7 +1,9 @@
 //! The accounts replica: a RocksDB copy of the accounts database, bootstrapped from Agave
 //! snapshot archives, kept current from an upstream, and served over Agave's JSON-RPC.
 
+pub mod bank;
 pub mod bootstrap;
 pub mod cmd;
 pub mod config;
+pub mod state;
 pub mod store;

@@ -27,6 +27,8 @@ enum Command {
     Fetch(cmd::fetch::FetchArgs),
     /// Keep an S3-compatible bucket in step with the tracker's best archives.
     Mirror(cmd::mirror::MirrorArgs),
+    /// Write a synthetic archive for load tests and benchmarks.
+    Synthesize(cmd::synthesize::SynthesizeArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Command::Tracker(args) => cmd::tracker::run(args),
         Command::Fetch(args) => cmd::fetch::run(args),
         Command::Mirror(args) => cmd::mirror::run(args),
+        Command::Synthesize(args) => cmd::synthesize::run(args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

@@ -382,6 +382,8 @@ pub fn read_chain(
                     sorter.push(&key, &value).map_err(sort_error)?;
                 }
                 options.versions_read.store(sequence, Ordering::Relaxed);
+                let mut batch = batch;
+                batch.clear();
                 let _ = empty_sender.try_send(batch);
             }
             Ok::<_, ChainError>(sequence)

@@ -115,9 +115,14 @@ impl ArchiveWriter {
             .expect("inserted above");
         let buffer = &mut storage.buffer;
         buffer.clear();
-        // Entries are 8-byte aligned relative to the storage start.
+        // Entries are 8-byte aligned relative to the storage start; the previous entry is not
+        // padded until another one follows it.
         let padding = (storage.len.next_multiple_of(8) - storage.len) as usize;
-        buffer.resize(padding, 0);
+        storage
+            .writer
+            .write_all(&[0u8; 8][..padding])
+            .map_err(Self::io_error(&storage.path))?;
+        storage.len += padding as u64;
         let deleted = account.lamports == 0;
         let empty = solana_pubkey::Pubkey::default();
         write_entry(

@@ -4,4 +4,5 @@ pub mod fetch;
 pub mod inspect;
 pub mod mirror;
 pub mod sidecar;
+pub mod synthesize;
 pub mod tracker;

@@ -1,0 +1,117 @@
+//! The replica's shared state: the store, the confirmed overlay, and what the node knows of its
+//! upstream. Readers pick a bank view by commitment; the sync task updates the overlay.
+
+use {
+    crate::{
+        bank::{BankView, overlay::Overlay},
+        store::{AccountsStore, BankInfo, StoreError},
+    },
+    solana_hash::Hash,
+    solana_pubkey::Pubkey,
+    std::sync::{Arc, RwLock},
+};
+
+pub type Slot = u64;
+
+/// Commitment levels as clients send them; `processed` is answered at `confirmed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Commitment {
+    Processed,
+    Confirmed,
+    #[default]
+    Finalized,
+}
+
+/// What the node knows of its upstream, for health and `getReplicaStatus`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamStatus {
+    /// How operators named it, e.g. `127.0.0.1:8100=<pubkey>`.
+    pub name: String,
+    /// The newest confirmed slot the upstream has reported.
+    pub confirmed_slot: Slot,
+}
+
+#[derive(Debug)]
+pub struct ReplicaState {
+    store: Arc<AccountsStore>,
+    overlay: RwLock<Overlay>,
+    upstream: RwLock<Option<UpstreamStatus>>,
+    identity: Pubkey,
+    genesis_hash: Option<Hash>,
+    bank_info: Option<BankInfo>,
+}
+
+impl ReplicaState {
+    pub fn new(
+        store: Arc<AccountsStore>,
+        identity: Pubkey,
+        genesis_hash: Option<Hash>,
+    ) -> Result<Self, StoreError> {
+        let bank_info = store.bank_info()?;
+        Ok(Self {
+            store,
+            overlay: RwLock::default(),
+            upstream: RwLock::default(),
+            identity,
+            genesis_hash,
+            bank_info,
+        })
+    }
+
+    pub fn store(&self) -> &Arc<AccountsStore> {
+        &self.store
+    }
+
+    pub fn identity(&self) -> &Pubkey {
+        &self.identity
+    }
+
+    pub fn genesis_hash(&self) -> Option<&Hash> {
+        self.genesis_hash.as_ref()
+    }
+
+    /// Cluster parameters from the bootstrap snapshot's manifest.
+    pub fn bank_info(&self) -> Option<&BankInfo> {
+        self.bank_info.as_ref()
+    }
+
+    pub fn overlay(&self) -> &RwLock<Overlay> {
+        &self.overlay
+    }
+
+    pub fn root_slot(&self) -> Option<Slot> {
+        self.store.root_slot()
+    }
+
+    /// The slot the `confirmed` view reads.
+    pub fn confirmed_slot(&self) -> Option<Slot> {
+        let root = self.root_slot()?;
+        let tip = self.overlay.read().expect("overlay lock").confirmed_tip();
+        Some(tip.map_or(root, |(slot, _)| slot.max(root)))
+    }
+
+    pub fn upstream(&self) -> Option<UpstreamStatus> {
+        self.upstream.read().expect("upstream lock").clone()
+    }
+
+    pub fn set_upstream(&self, status: Option<UpstreamStatus>) {
+        *self.upstream.write().expect("upstream lock") = status;
+    }
+
+    /// The view a commitment reads. Without a complete confirmed chain, `confirmed` reads the
+    /// root.
+    pub fn bank(&self, commitment: Commitment) -> Result<BankView<'_>, StoreError> {
+        let chain = match commitment {
+            Commitment::Finalized => Vec::new(),
+            Commitment::Confirmed | Commitment::Processed => {
+                let root = self.store.root_slot().unwrap_or_default();
+                let overlay = self.overlay.read().expect("overlay lock");
+                overlay
+                    .confirmed_tip()
+                    .and_then(|tip| overlay.chain(tip, root))
+                    .unwrap_or_default()
+            }
+        };
+        BankView::new(&self.store, chain)
+    }
+}

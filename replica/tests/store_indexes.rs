@@ -1,0 +1,273 @@
+//! Index entries, lattice hash, capitalization and counts across owner changes, token-account
+//! closes, mint and delegate changes, and re-creation of deleted accounts.
+
+use {
+    replica::store::{
+        AccountUpdate, AccountsStore, IndexKind, SlotCommit, SlotMeta, StoreConfig, StoreError,
+        bulk::{BulkLoadOptions, bulk_load},
+        check::check_store,
+    },
+    snapshot_tools::{
+        archive::{ArchiveFormat, SnapshotChain},
+        synthetic::{SYSTEM_PROGRAM, SyntheticAccounts, TOKEN_PROGRAM, token_account_data},
+    },
+    solana_hash::Hash,
+    solana_pubkey::Pubkey,
+    std::{collections::BTreeSet, ops::ControlFlow},
+};
+
+const TOKEN_2022: Pubkey = Pubkey::from_str_const("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb");
+
+fn bootstrapped(dir: &std::path::Path) -> AccountsStore {
+    let accounts = SyntheticAccounts::new(9);
+    let archive = accounts
+        .write_archive(dir, 200, 10, ArchiveFormat::TarZstd)
+        .unwrap();
+    let chain = SnapshotChain::new(&archive, None).unwrap();
+    let path = dir.join("accounts");
+    let options = BulkLoadOptions {
+        progress_bar: false,
+        ..BulkLoadOptions::default()
+    };
+    bulk_load(&path, &chain, &StoreConfig::default(), &options).unwrap();
+    AccountsStore::open(&path, StoreConfig::default()).unwrap()
+}
+
+fn meta(slot: u64) -> SlotMeta {
+    SlotMeta {
+        slot,
+        parent: slot - 1,
+        blockhash: Hash::new_from_array([slot as u8; 32]),
+        block_height: Some(slot),
+        block_time: None,
+    }
+}
+
+fn commit(store: &AccountsStore, slot: u64, updates: &[AccountUpdate<'_>]) {
+    store
+        .commit(&[SlotCommit {
+            meta: meta(slot),
+            updates,
+            expected_lt_hash: None,
+        }])
+        .unwrap();
+    let report = check_store(store).unwrap();
+    assert!(
+        report.problems.is_empty(),
+        "after slot {slot}: {:?}",
+        report.problems
+    );
+}
+
+fn indexed(store: &AccountsStore, kind: IndexKind, key: &Pubkey) -> BTreeSet<Pubkey> {
+    let mut keys = BTreeSet::new();
+    let _ = store
+        .view()
+        .index_keys(kind, key, |pubkey| {
+            keys.insert(pubkey);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    keys
+}
+
+fn update<'a>(pubkey: Pubkey, lamports: u64, owner: Pubkey, data: &'a [u8]) -> AccountUpdate<'a> {
+    AccountUpdate {
+        pubkey,
+        lamports,
+        owner,
+        executable: false,
+        rent_epoch: u64::MAX,
+        data,
+    }
+}
+
+#[test]
+fn index_entries_follow_every_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = bootstrapped(dir.path());
+    assert!(check_store(&store).unwrap().problems.is_empty());
+    let base = store.root().unwrap();
+
+    let account = Pubkey::new_unique();
+    let (mint_a, mint_b) = (Pubkey::new_unique(), Pubkey::new_unique());
+    let (owner_a, owner_b) = (Pubkey::new_unique(), Pubkey::new_unique());
+    let delegate = Pubkey::new_unique();
+
+    // Created as a token account.
+    let data = token_account_data(&mint_a, &owner_a, 10, None);
+    commit(
+        &store,
+        11,
+        &[update(account, 2_039_280, TOKEN_PROGRAM, &data)],
+    );
+    assert_eq!(
+        indexed(&store, IndexKind::SplTokenOwner, &owner_a),
+        [account].into()
+    );
+    assert_eq!(
+        indexed(&store, IndexKind::SplTokenMint, &mint_a),
+        [account].into()
+    );
+    assert!(indexed(&store, IndexKind::ProgramId, &TOKEN_PROGRAM).contains(&account));
+    assert!(indexed(&store, IndexKind::SplTokenDelegate, &delegate).is_empty());
+    assert_eq!(store.root().unwrap().accounts, base.accounts + 1);
+
+    // Token owner changes, a delegate is set.
+    let data = token_account_data(&mint_a, &owner_b, 10, Some(&delegate));
+    commit(
+        &store,
+        12,
+        &[update(account, 2_039_280, TOKEN_PROGRAM, &data)],
+    );
+    assert!(indexed(&store, IndexKind::SplTokenOwner, &owner_a).is_empty());
+    assert_eq!(
+        indexed(&store, IndexKind::SplTokenOwner, &owner_b),
+        [account].into()
+    );
+    assert_eq!(
+        indexed(&store, IndexKind::SplTokenDelegate, &delegate),
+        [account].into()
+    );
+
+    // Mint changes (as after a close and re-init), the delegate is revoked.
+    let data = token_account_data(&mint_b, &owner_b, 0, None);
+    commit(
+        &store,
+        13,
+        &[update(account, 2_039_280, TOKEN_PROGRAM, &data)],
+    );
+    assert!(indexed(&store, IndexKind::SplTokenMint, &mint_a).is_empty());
+    assert_eq!(
+        indexed(&store, IndexKind::SplTokenMint, &mint_b),
+        [account].into()
+    );
+    assert!(indexed(&store, IndexKind::SplTokenDelegate, &delegate).is_empty());
+
+    // Moved to Token-2022 with an extension: the program index moves, token indexes stay.
+    let mut extended = token_account_data(&mint_b, &owner_b, 0, None);
+    extended.resize(170, 0);
+    extended[165] = 2;
+    commit(
+        &store,
+        14,
+        &[update(account, 2_039_280, TOKEN_2022, &extended)],
+    );
+    assert!(!indexed(&store, IndexKind::ProgramId, &TOKEN_PROGRAM).contains(&account));
+    assert_eq!(
+        indexed(&store, IndexKind::ProgramId, &TOKEN_2022),
+        [account].into()
+    );
+    assert_eq!(
+        indexed(&store, IndexKind::SplTokenOwner, &owner_b),
+        [account].into()
+    );
+
+    // Closed: a zero-lamport write with a zeroed owner, as Geyser reports a close.
+    commit(&store, 15, &[update(account, 0, Pubkey::default(), &[])]);
+    for (kind, key) in [
+        (IndexKind::ProgramId, TOKEN_2022),
+        (IndexKind::SplTokenOwner, owner_b),
+        (IndexKind::SplTokenMint, mint_b),
+    ] {
+        assert!(
+            !indexed(&store, kind, &key).contains(&account),
+            "{kind:?} entry survived the close"
+        );
+    }
+    assert!(store.view().get(&account).unwrap().is_none());
+    assert_eq!(store.root().unwrap().accounts, base.accounts);
+
+    // Re-created as a plain system account: only the program index.
+    commit(&store, 16, &[update(account, 1_000, SYSTEM_PROGRAM, &[])]);
+    assert!(indexed(&store, IndexKind::ProgramId, &SYSTEM_PROGRAM).contains(&account));
+    assert!(indexed(&store, IndexKind::SplTokenOwner, &owner_b).is_empty());
+    let stored = store.view().get(&account).unwrap().unwrap();
+    assert_eq!(
+        (stored.lamports, stored.owner, stored.slot),
+        (1_000, SYSTEM_PROGRAM, 16)
+    );
+
+    // Deleting and re-creating inside one multi-slot commit.
+    let data = token_account_data(&mint_a, &owner_a, 1, None);
+    let deletion = [update(account, 0, Pubkey::default(), &[])];
+    let recreation = [update(account, 5_000, TOKEN_PROGRAM, &data)];
+    store
+        .commit(&[
+            SlotCommit {
+                meta: meta(17),
+                updates: &deletion,
+                expected_lt_hash: None,
+            },
+            SlotCommit {
+                meta: meta(18),
+                updates: &recreation,
+                expected_lt_hash: None,
+            },
+        ])
+        .unwrap();
+    assert!(check_store(&store).unwrap().problems.is_empty());
+    assert_eq!(
+        indexed(&store, IndexKind::SplTokenOwner, &owner_a),
+        [account].into()
+    );
+    assert_eq!(store.root().unwrap().slot, 18);
+    assert_eq!(
+        store.root().unwrap().capitalization,
+        base.capitalization + 5_000
+    );
+}
+
+#[test]
+fn a_failed_lattice_hash_check_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = bootstrapped(dir.path());
+    let before = store.root().unwrap();
+    let data = [1u8, 2, 3];
+    let updates = [update(Pubkey::new_unique(), 9, SYSTEM_PROGRAM, &data)];
+    let error = store
+        .commit(&[SlotCommit {
+            meta: meta(11),
+            updates: &updates,
+            expected_lt_hash: Some(Hash::default()),
+        }])
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::LtHashMismatch { slot: 11, .. }),
+        "{error}"
+    );
+    assert_eq!(store.root().unwrap(), before);
+    assert!(store.view().get(&updates[0].pubkey).unwrap().is_none());
+    // An old slot is refused.
+    let error = store
+        .commit(&[SlotCommit {
+            meta: meta(10),
+            updates: &updates,
+            expected_lt_hash: None,
+        }])
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::SlotOrder { slot: 10, root: 10 }),
+        "{error}"
+    );
+}
+
+#[test]
+fn views_are_consistent_while_commits_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = bootstrapped(dir.path());
+    let pubkey = Pubkey::new_unique();
+    let updates = [update(pubkey, 9, SYSTEM_PROGRAM, &[])];
+    let view = store.view();
+    store
+        .commit(&[SlotCommit {
+            meta: meta(11),
+            updates: &updates,
+            expected_lt_hash: None,
+        }])
+        .unwrap();
+    assert_eq!(view.root_slot().unwrap(), 10);
+    assert!(view.get(&pubkey).unwrap().is_none());
+    assert_eq!(store.view().root_slot().unwrap(), 11);
+    assert_eq!(store.view().get(&pubkey).unwrap().unwrap().lamports, 9);
+}
