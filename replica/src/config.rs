@@ -24,8 +24,13 @@ pub struct ReplicaConfig {
     pub verify_snapshot: bool,
     /// Written as JSON once the replica is ready.
     pub ready_file: Option<PathBuf>,
+    /// Node identity keypair (a Solana keypair file): replication TLS identity and getIdentity.
+    pub identity: Option<PathBuf>,
+    /// Address of the Prometheus `/metrics` listener.
+    pub metrics_bind: Option<std::net::SocketAddr>,
     pub accounts_index: AccountsIndexSection,
     pub store: StoreSection,
+    pub rpc: crate::rpc::RpcConfig,
 }
 
 impl Default for ReplicaConfig {
@@ -35,8 +40,11 @@ impl Default for ReplicaConfig {
             snapshots: Vec::new(),
             verify_snapshot: true,
             ready_file: None,
+            identity: None,
+            metrics_bind: None,
             accounts_index: AccountsIndexSection::default(),
             store: StoreSection::default(),
+            rpc: crate::rpc::RpcConfig::default(),
         }
     }
 }

@@ -5,5 +5,6 @@ pub mod bank;
 pub mod bootstrap;
 pub mod cmd;
 pub mod config;
+pub mod rpc;
 pub mod state;
 pub mod store;

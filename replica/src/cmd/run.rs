@@ -1,14 +1,17 @@
-//! `replica run`: bootstrap on first start, then keep and serve the store.
+//! `replica run`: bootstrap on first start, then keep the store current and serve it.
 
 use {
     crate::{
         bootstrap,
         config::ReplicaConfig,
+        rpc::{RpcArgs, RpcServer},
+        state::ReplicaState,
         store::{IndexKind, bulk::BulkLoadOptions},
     },
     anyhow::Context,
     serde::Serialize,
-    std::{path::PathBuf, process::ExitCode},
+    solana_pubkey::Pubkey,
+    std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc},
 };
 
 #[derive(Debug, clap::Args)]
@@ -26,6 +29,9 @@ pub struct RunArgs {
     /// Load the snapshot even if its lattice hash does not verify.
     #[arg(long)]
     pub no_verify: bool,
+    /// Node identity keypair file (replication TLS identity, getIdentity).
+    #[arg(long)]
+    pub identity: Option<PathBuf>,
     /// Secondary index to keep (repeatable; default: all of them).
     #[arg(long = "account-index", value_enum)]
     pub account_indexes: Vec<IndexKind>,
@@ -35,6 +41,11 @@ pub struct RunArgs {
     /// Index only these keys (repeatable; overrides exclusions).
     #[arg(long = "account-index-include-key")]
     pub account_index_include_keys: Vec<String>,
+    #[command(flatten)]
+    pub rpc: RpcArgs,
+    /// Serve Prometheus metrics on this address.
+    #[arg(long)]
+    pub metrics_bind: Option<SocketAddr>,
     /// Written as JSON once the replica is ready.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
@@ -53,9 +64,14 @@ impl RunArgs {
             Some(path) => ReplicaConfig::from_file(path)?,
             None => ReplicaConfig::default(),
         };
-        if let Some(ledger) = &self.ledger {
-            config.ledger = Some(ledger.clone());
-        }
+        let set = |target: &mut Option<PathBuf>, flag: &Option<PathBuf>| {
+            if flag.is_some() {
+                target.clone_from(flag);
+            }
+        };
+        set(&mut config.ledger, &self.ledger);
+        set(&mut config.identity, &self.identity);
+        set(&mut config.ready_file, &self.ready_file);
         if !self.snapshots.is_empty() {
             config.snapshots = self.snapshots.clone();
         }
@@ -71,13 +87,15 @@ impl RunArgs {
         if !self.account_index_include_keys.is_empty() {
             config.accounts_index.include_keys = self.account_index_include_keys.clone();
         }
-        if let Some(ready_file) = &self.ready_file {
-            config.ready_file = Some(ready_file.clone());
+        if self.metrics_bind.is_some() {
+            config.metrics_bind = self.metrics_bind;
         }
+        self.rpc.apply(&mut config.rpc);
         Ok(config)
     }
 }
 
+/// Written to `--ready-file` once every listener is up.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ReadyInfo {
@@ -85,6 +103,24 @@ struct ReadyInfo {
     accounts_lt_hash: String,
     accounts: u64,
     capitalization: u64,
+    identity: String,
+    rpc: Option<SocketAddr>,
+    metrics: Option<SocketAddr>,
+}
+
+fn load_identity(config: &ReplicaConfig) -> anyhow::Result<Pubkey> {
+    match &config.identity {
+        Some(path) => {
+            let keypair = replication_proto::transport::load_identity(path)
+                .with_context(|| format!("reading identity keypair {}", path.display()))?;
+            Ok(replication_proto::transport::identity_pubkey(&keypair))
+        }
+        None => {
+            let identity = Pubkey::new_unique();
+            tracing::warn!(%identity, "no --identity given; using a random identity for this run");
+            Ok(identity)
+        }
+    }
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -95,6 +131,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let ledger = config.ledger.clone().context("--ledger is required")?;
+    let identity = load_identity(&config)?;
     let load_options = BulkLoadOptions {
         verify: config.verify_snapshot,
         sort_memory: config.store.sort_memory_mb << 20,
@@ -102,24 +139,84 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let (store, _how) =
         bootstrap::open_or_load(&ledger, &config.snapshots, &store_config, &load_options)?;
-    let root = store.root().context("store has no root after bootstrap")?;
-    if let Some(path) = &config.ready_file {
-        common::ready::write(
-            path,
-            &ReadyInfo {
-                root_slot: root.slot,
-                accounts_lt_hash: root.lt_hash_checksum().to_string(),
-                accounts: root.accounts,
-                capitalization: root.capitalization,
-            },
-        )
-        .with_context(|| format!("writing ready file {}", path.display()))?;
-    }
     if args.exit_after_bootstrap {
+        if let Some(path) = &config.ready_file {
+            write_ready(path, &store, identity, None, None)?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(common::shutdown::signal());
-    tracing::info!("stopped");
+    let state = Arc::new(ReplicaState::new(Arc::new(store), identity, None)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("replica")
+        .build()?;
+    runtime.block_on(serve(config, state))?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn write_ready(
+    path: &std::path::Path,
+    store: &crate::store::AccountsStore,
+    identity: Pubkey,
+    rpc: Option<SocketAddr>,
+    metrics: Option<SocketAddr>,
+) -> anyhow::Result<()> {
+    let root = store.root().context("store has no root")?;
+    common::ready::write(
+        path,
+        &ReadyInfo {
+            root_slot: root.slot,
+            accounts_lt_hash: root.lt_hash_checksum().to_string(),
+            accounts: root.accounts,
+            capitalization: root.capitalization,
+            identity: identity.to_string(),
+            rpc,
+            metrics,
+        },
+    )
+    .with_context(|| format!("writing ready file {}", path.display()))
+}
+
+async fn serve(config: ReplicaConfig, state: Arc<ReplicaState>) -> anyhow::Result<()> {
+    let cancel = common::shutdown::token_on_signal();
+    let registry = prometheus::Registry::new();
+    let rpc = match config.rpc.bind {
+        Some(_) => Some(
+            RpcServer::spawn(state.clone(), config.rpc.clone(), &registry, cancel.clone()).await?,
+        ),
+        None => None,
+    };
+    let metrics = match config.metrics_bind {
+        Some(bind) => {
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("binding metrics on {bind}"))?;
+            let local = listener.local_addr()?;
+            let router = common::metrics::router(registry.clone());
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, router)
+                    .with_graceful_shutdown(cancel.cancelled_owned())
+                    .await;
+            });
+            Some(local)
+        }
+        None => None,
+    };
+    if let Some(path) = &config.ready_file {
+        write_ready(
+            path,
+            state.store(),
+            *state.identity(),
+            rpc.as_ref().map(|rpc| rpc.local_addr),
+            metrics,
+        )?;
+    }
+    tracing::info!(rpc = ?rpc.as_ref().map(|rpc| rpc.local_addr), metrics = ?metrics, "replica running");
+    cancel.cancelled().await;
+    if let Some(rpc) = rpc {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), rpc.join()).await;
+    }
+    tracing::info!("stopped");
+    Ok(())
 }
