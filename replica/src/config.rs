@@ -31,6 +31,19 @@ pub struct ReplicaConfig {
     pub accounts_index: AccountsIndexSection,
     pub store: StoreSection,
     pub rpc: crate::rpc::RpcConfig,
+    pub replication: ReplicationSection,
+}
+
+/// Following upstreams and serving downstream replicas.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicationSection {
+    /// Upstreams as `addr=pubkey`, in order of preference.
+    pub upstreams: Vec<String>,
+    /// UDP address to serve downstream replicas on.
+    pub bind: Option<std::net::SocketAddr>,
+    /// Identities allowed to replicate from this node; empty allows any identity.
+    pub allowed_replicas: Vec<String>,
 }
 
 impl Default for ReplicaConfig {
@@ -45,6 +58,7 @@ impl Default for ReplicaConfig {
             accounts_index: AccountsIndexSection::default(),
             store: StoreSection::default(),
             rpc: crate::rpc::RpcConfig::default(),
+            replication: ReplicationSection::default(),
         }
     }
 }
@@ -97,6 +111,9 @@ pub struct StoreSection {
     pub background_jobs: i32,
     /// fsync every commit (power-loss safety); process crashes are safe either way.
     pub sync_writes: bool,
+    /// Rooted slots kept for downstream replicas; size it to cover a bootstrap (snapshot age +
+    /// download + load).
+    pub delta_log_retention_slots: u64,
 }
 
 impl Default for StoreSection {
@@ -106,6 +123,7 @@ impl Default for StoreSection {
             sort_memory_mb: DEFAULT_SORT_MEMORY_MB,
             background_jobs: DEFAULT_BACKGROUND_JOBS,
             sync_writes: false,
+            delta_log_retention_slots: crate::store::DEFAULT_DELTA_LOG_RETENTION_SLOTS,
         }
     }
 }
@@ -124,6 +142,7 @@ impl ReplicaConfig {
             block_cache_bytes: self.store.block_cache_mb << 20,
             background_jobs: self.store.background_jobs,
             sync_writes: self.store.sync_writes,
+            delta_log_retention_slots: self.store.delta_log_retention_slots,
         })
     }
 }

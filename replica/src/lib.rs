@@ -6,5 +6,7 @@ pub mod bootstrap;
 pub mod cmd;
 pub mod config;
 pub mod rpc;
+pub mod serve;
 pub mod state;
 pub mod store;
+pub mod sync;

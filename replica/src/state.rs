@@ -39,6 +39,11 @@ pub struct ReplicaState {
     identity: Pubkey,
     genesis_hash: Option<Hash>,
     bank_info: Option<BankInfo>,
+    /// Bumped on every change of the overlay or the root: downstream long-polls wait on it.
+    changes: tokio::sync::watch::Sender<u64>,
+    /// Set when the upstream can no longer bring this replica forward (retention passed, or the
+    /// state diverged): the store must be bootstrapped again from a newer snapshot.
+    needs_bootstrap: RwLock<Option<String>>,
 }
 
 impl ReplicaState {
@@ -55,6 +60,8 @@ impl ReplicaState {
             identity,
             genesis_hash,
             bank_info,
+            changes: tokio::sync::watch::Sender::new(0),
+            needs_bootstrap: RwLock::default(),
         })
     }
 
@@ -88,6 +95,28 @@ impl ReplicaState {
         let root = self.root_slot()?;
         let tip = self.overlay.read().expect("overlay lock").confirmed_tip();
         Some(tip.map_or(root, |(slot, _)| slot.max(root)))
+    }
+
+    /// Announces a change of the overlay or the root.
+    pub fn notify_change(&self) {
+        self.changes.send_modify(|seq| *seq += 1);
+    }
+
+    /// The change sequence number.
+    pub fn change_seq(&self) -> u64 {
+        *self.changes.borrow()
+    }
+
+    pub fn subscribe_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    pub fn needs_bootstrap(&self) -> Option<String> {
+        self.needs_bootstrap.read().expect("bootstrap lock").clone()
+    }
+
+    pub fn set_needs_bootstrap(&self, reason: Option<String>) {
+        *self.needs_bootstrap.write().expect("bootstrap lock") = reason;
     }
 
     pub fn upstream(&self) -> Option<UpstreamStatus> {

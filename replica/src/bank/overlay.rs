@@ -104,6 +104,12 @@ impl Overlay {
         Some(first.1)
     }
 
+    /// The bank of `slot` if exactly one is known.
+    pub fn bank_at(&self, slot: Slot) -> Option<(Slot, Hash)> {
+        self.by_slot(slot)
+            .map(|bank| (bank.meta.slot, bank.meta.blockhash))
+    }
+
     /// The chain from `tip` down to (not including) `root`, newest first; `None` if a link is
     /// missing or ambiguous.
     pub fn chain(&self, tip: (Slot, Hash), root: Slot) -> Option<Vec<Arc<OverlaySlot>>> {

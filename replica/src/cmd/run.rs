@@ -5,11 +5,17 @@ use {
         bootstrap,
         config::ReplicaConfig,
         rpc::{RpcArgs, RpcServer},
+        serve::ReplicaSource,
         state::ReplicaState,
         store::{IndexKind, bulk::BulkLoadOptions},
+        sync::{self, SyncConfig},
     },
     anyhow::Context,
+    replication_proto::transport::{
+        ClientAllowlist, ReplicationServer, ReplicationServerConfig, Upstream,
+    },
     serde::Serialize,
+    solana_keypair::Keypair,
     solana_pubkey::Pubkey,
     std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc},
 };
@@ -43,6 +49,18 @@ pub struct RunArgs {
     pub account_index_include_keys: Vec<String>,
     #[command(flatten)]
     pub rpc: RpcArgs,
+    /// Upstream to replicate from, as `addr=pubkey` (repeatable, in order of preference).
+    #[arg(long = "upstream")]
+    pub upstreams: Vec<String>,
+    /// Serve downstream replicas on this UDP address (port 0 picks a free port).
+    #[arg(long)]
+    pub replication_bind: Option<SocketAddr>,
+    /// Identity allowed to replicate from this node (repeatable; none allows any identity).
+    #[arg(long = "allowed-replica")]
+    pub allowed_replicas: Vec<String>,
+    /// Rooted slots kept for downstream replicas.
+    #[arg(long)]
+    pub delta_log_retention_slots: Option<u64>,
     /// Serve Prometheus metrics on this address.
     #[arg(long)]
     pub metrics_bind: Option<SocketAddr>,
@@ -91,6 +109,18 @@ impl RunArgs {
             config.metrics_bind = self.metrics_bind;
         }
         self.rpc.apply(&mut config.rpc);
+        if !self.upstreams.is_empty() {
+            config.replication.upstreams = self.upstreams.clone();
+        }
+        if self.replication_bind.is_some() {
+            config.replication.bind = self.replication_bind;
+        }
+        if !self.allowed_replicas.is_empty() {
+            config.replication.allowed_replicas = self.allowed_replicas.clone();
+        }
+        if let Some(slots) = self.delta_log_retention_slots {
+            config.store.delta_log_retention_slots = slots;
+        }
         Ok(config)
     }
 }
@@ -105,20 +135,23 @@ struct ReadyInfo {
     capitalization: u64,
     identity: String,
     rpc: Option<SocketAddr>,
+    replication: Option<SocketAddr>,
     metrics: Option<SocketAddr>,
 }
 
-fn load_identity(config: &ReplicaConfig) -> anyhow::Result<Pubkey> {
+/// The node identity: the keypair file if given, else a random one for this run.
+fn load_identity(config: &ReplicaConfig) -> anyhow::Result<Keypair> {
     match &config.identity {
-        Some(path) => {
-            let keypair = replication_proto::transport::load_identity(path)
-                .with_context(|| format!("reading identity keypair {}", path.display()))?;
-            Ok(replication_proto::transport::identity_pubkey(&keypair))
-        }
+        Some(path) => replication_proto::transport::load_identity(path)
+            .with_context(|| format!("reading identity keypair {}", path.display())),
         None => {
-            let identity = Pubkey::new_unique();
-            tracing::warn!(%identity, "no --identity given; using a random identity for this run");
-            Ok(identity)
+            anyhow::ensure!(
+                config.replication.upstreams.is_empty() && config.replication.bind.is_none(),
+                "replication needs --identity <keypair file>"
+            );
+            let keypair = Keypair::new();
+            tracing::warn!(identity = %replication_proto::transport::identity_pubkey(&keypair), "no --identity given; using a random identity for this run");
+            Ok(keypair)
         }
     }
 }
@@ -131,7 +164,27 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let ledger = config.ledger.clone().context("--ledger is required")?;
-    let identity = load_identity(&config)?;
+    let keypair = load_identity(&config)?;
+    let identity = replication_proto::transport::identity_pubkey(&keypair);
+    let upstreams: Vec<Upstream> = config
+        .replication
+        .upstreams
+        .iter()
+        .map(|upstream| {
+            upstream
+                .parse()
+                .map_err(|error: String| anyhow::anyhow!("--upstream {upstream}: {error}"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let allowed: Vec<Pubkey> = config
+        .replication
+        .allowed_replicas
+        .iter()
+        .map(|key| {
+            key.parse()
+                .map_err(|error| anyhow::anyhow!("--allowed-replica {key}: {error}"))
+        })
+        .collect::<anyhow::Result<_>>()?;
     let load_options = BulkLoadOptions {
         verify: config.verify_snapshot,
         sort_memory: config.store.sort_memory_mb << 20,
@@ -141,7 +194,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         bootstrap::open_or_load(&ledger, &config.snapshots, &store_config, &load_options)?;
     if args.exit_after_bootstrap {
         if let Some(path) = &config.ready_file {
-            write_ready(path, &store, identity, None, None)?;
+            write_ready(path, &store, identity, Listeners::default())?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -150,16 +203,22 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .thread_name("replica")
         .build()?;
-    runtime.block_on(serve(config, state))?;
+    runtime.block_on(serve(config, state, Arc::new(keypair), upstreams, allowed))?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Listeners {
+    rpc: Option<SocketAddr>,
+    replication: Option<SocketAddr>,
+    metrics: Option<SocketAddr>,
 }
 
 fn write_ready(
     path: &std::path::Path,
     store: &crate::store::AccountsStore,
     identity: Pubkey,
-    rpc: Option<SocketAddr>,
-    metrics: Option<SocketAddr>,
+    listeners: Listeners,
 ) -> anyhow::Result<()> {
     let root = store.root().context("store has no root")?;
     common::ready::write(
@@ -170,52 +229,97 @@ fn write_ready(
             accounts: root.accounts,
             capitalization: root.capitalization,
             identity: identity.to_string(),
-            rpc,
-            metrics,
+            rpc: listeners.rpc,
+            replication: listeners.replication,
+            metrics: listeners.metrics,
         },
     )
     .with_context(|| format!("writing ready file {}", path.display()))
 }
 
-async fn serve(config: ReplicaConfig, state: Arc<ReplicaState>) -> anyhow::Result<()> {
+async fn serve(
+    config: ReplicaConfig,
+    state: Arc<ReplicaState>,
+    keypair: Arc<Keypair>,
+    upstreams: Vec<Upstream>,
+    allowed: Vec<Pubkey>,
+) -> anyhow::Result<()> {
     let cancel = common::shutdown::token_on_signal();
     let registry = prometheus::Registry::new();
+    let mut listeners = Listeners::default();
     let rpc = match config.rpc.bind {
         Some(_) => Some(
             RpcServer::spawn(state.clone(), config.rpc.clone(), &registry, cancel.clone()).await?,
         ),
         None => None,
     };
-    let metrics = match config.metrics_bind {
+    listeners.rpc = rpc.as_ref().map(|rpc| rpc.local_addr);
+    let replication = match config.replication.bind {
         Some(bind) => {
-            let listener = tokio::net::TcpListener::bind(bind)
-                .await
-                .with_context(|| format!("binding metrics on {bind}"))?;
-            let local = listener.local_addr()?;
-            let router = common::metrics::router(registry.clone());
-            let cancel = cancel.clone();
-            tokio::spawn(async move {
-                let _ = axum::serve(listener, router)
-                    .with_graceful_shutdown(cancel.cancelled_owned())
-                    .await;
-            });
-            Some(local)
+            let allowlist = if allowed.is_empty() {
+                tracing::warn!(
+                    "no --allowed-replica given: any identity may replicate from this node"
+                );
+                ClientAllowlist::AllowAny
+            } else {
+                ClientAllowlist::Only(allowed.into_iter().collect())
+            };
+            let mut server_config =
+                ReplicationServerConfig::new(keypair.insecure_clone(), bind, allowlist);
+            server_config.identity = keypair.clone();
+            let server = ReplicationServer::spawn(
+                server_config,
+                Arc::new(ReplicaSource::new(state.clone())),
+                cancel.clone(),
+            )
+            .with_context(|| format!("serving replication on {bind}"))?;
+            listeners.replication = Some(server.local_addr());
+            Some(server)
         }
         None => None,
     };
-    if let Some(path) = &config.ready_file {
-        write_ready(
-            path,
-            state.store(),
-            *state.identity(),
-            rpc.as_ref().map(|rpc| rpc.local_addr),
-            metrics,
-        )?;
+    if let Some(bind) = config.metrics_bind {
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("binding metrics on {bind}"))?;
+        listeners.metrics = Some(listener.local_addr()?);
+        let router = common::metrics::router(registry.clone());
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(cancel.cancelled_owned())
+                .await;
+        });
     }
-    tracing::info!(rpc = ?rpc.as_ref().map(|rpc| rpc.local_addr), metrics = ?metrics, "replica running");
+    let sync = (!upstreams.is_empty()).then(|| {
+        tokio::spawn(sync::run(
+            state.clone(),
+            keypair.clone(),
+            SyncConfig::new(upstreams),
+            cancel.clone(),
+        ))
+    });
+    if let Some(path) = &config.ready_file {
+        write_ready(path, state.store(), *state.identity(), listeners)?;
+    }
+    tracing::info!(rpc = ?listeners.rpc, replication = ?listeners.replication, metrics = ?listeners.metrics, "replica running");
     cancel.cancelled().await;
-    if let Some(rpc) = rpc {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), rpc.join()).await;
+    let shutdown = async {
+        if let Some(sync) = sync {
+            let _ = sync.await;
+        }
+        if let Some(rpc) = rpc {
+            rpc.join().await;
+        }
+        if let Some(server) = replication {
+            server.join().await;
+        }
+    };
+    if tokio::time::timeout(std::time::Duration::from_secs(10), shutdown)
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown timed out");
     }
     tracing::info!("stopped");
     Ok(())

@@ -5,6 +5,7 @@ mod account;
 pub mod bulk;
 mod cf;
 pub mod check;
+pub mod delta_log;
 mod index;
 mod meta;
 mod view;
@@ -38,6 +39,9 @@ pub type Slot = u64;
 /// Below this many updates in a slot, hashing on the calling thread is faster than fanning out.
 const PARALLEL_HASH_THRESHOLD: usize = 256;
 
+/// About 30 minutes of slots: enough for a new replica to fetch a snapshot, load it and catch up.
+pub const DEFAULT_DELTA_LOG_RETENTION_SLOTS: u64 = 4_500;
+
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
     pub indexes: IndexConfig,
@@ -45,7 +49,12 @@ pub struct StoreConfig {
     pub background_jobs: i32,
     /// fsync the WAL on every commit (survives power loss, not only process kills).
     pub sync_writes: bool,
+    /// Rooted slots kept in the delta log for downstream replicas (0 keeps none).
+    pub delta_log_retention_slots: u64,
 }
+
+/// Rooted slot metadata kept at least this long (the blockhash queue needs 300).
+const MIN_SLOT_META_RETENTION: u64 = 1_000;
 
 impl Default for StoreConfig {
     fn default() -> Self {
@@ -54,6 +63,7 @@ impl Default for StoreConfig {
             block_cache_bytes: 256 << 20,
             background_jobs: 2,
             sync_writes: false,
+            delta_log_retention_slots: DEFAULT_DELTA_LOG_RETENTION_SLOTS,
         }
     }
 }
@@ -425,16 +435,119 @@ impl AccountsStore {
                 meta::slot_key(slot),
                 bincode::serialize(&commit.meta).expect("slot metadata serializes"),
             );
+            if self.config.delta_log_retention_slots > 0 {
+                let delta_cf = self.cf(cf::DELTA_LOG);
+                let chunks = delta_log::encode_chunks(updates);
+                let header = delta_log::DeltaSlotHeader {
+                    meta: commit.meta,
+                    records: updates.len() as u64,
+                    chunks: chunks.len() as u32,
+                    accounts_lt_hash: checksum,
+                };
+                for (index, chunk) in chunks.iter().enumerate() {
+                    batch.put_cf(delta_cf, delta_log::key(slot, index as u32), chunk);
+                }
+                batch.put_cf(
+                    delta_cf,
+                    delta_log::header_key(slot),
+                    bincode::serialize(&header).expect("header serializes"),
+                );
+            }
             stats.slots += 1;
             stats.updates += updates.len();
             stats.lt_hashes.push((slot, checksum));
         }
         write_root_state(&mut batch, self.cf(cf::META), &root);
+        self.prune_history(&mut batch, root.slot);
         self.db
             .write_opt(batch, &self.write_options())
             .map_err(self.db_error())?;
         *self.root.write().expect("root lock") = Some(root);
         Ok(stats)
+    }
+
+    /// Drops delta-log slots and slot metadata that fell out of retention.
+    fn prune_history(&self, batch: &mut WriteBatch, root: Slot) {
+        let retention = self.config.delta_log_retention_slots;
+        let keep_from = root.saturating_sub(retention.max(1)) + 1;
+        batch.delete_range_cf(
+            self.cf(cf::DELTA_LOG),
+            delta_log::key(0, 0),
+            delta_log::key(keep_from, 0),
+        );
+        let keep_meta_from = root.saturating_sub(retention.max(MIN_SLOT_META_RETENTION)) + 1;
+        batch.delete_range_cf(
+            self.cf(cf::SLOTS),
+            meta::slot_key(0),
+            meta::slot_key(keep_meta_from),
+        );
+    }
+
+    /// The delta-log header of a rooted slot, if it is retained.
+    pub fn delta_slot(&self, slot: Slot) -> Result<Option<delta_log::DeltaSlotHeader>, StoreError> {
+        self.db
+            .get_cf(self.cf(cf::DELTA_LOG), delta_log::header_key(slot))
+            .map_err(self.db_error())?
+            .map(|bytes| bincode::deserialize(&bytes).map_err(|_| self.corrupt("delta-log header")))
+            .transpose()
+    }
+
+    /// One chunk of a retained slot's records.
+    pub fn delta_chunk(
+        &self,
+        slot: Slot,
+        chunk: u32,
+    ) -> Result<Option<Vec<delta_log::DeltaRecord>>, StoreError> {
+        self.db
+            .get_cf(self.cf(cf::DELTA_LOG), delta_log::key(slot, chunk))
+            .map_err(self.db_error())?
+            .map(|bytes| {
+                delta_log::decode_chunk(&bytes).ok_or_else(|| self.corrupt("delta-log chunk"))
+            })
+            .transpose()
+    }
+
+    /// Headers of retained slots after `after`, ascending, at most `limit`.
+    pub fn delta_slots_after(
+        &self,
+        after: Slot,
+        limit: usize,
+    ) -> Result<Vec<delta_log::DeltaSlotHeader>, StoreError> {
+        let mut headers = Vec::new();
+        let mut slot = after.saturating_add(1);
+        let mut iterator = self.db.raw_iterator_cf(self.cf(cf::DELTA_LOG));
+        while headers.len() < limit {
+            iterator.seek(delta_log::header_key(slot));
+            if !iterator.valid() {
+                break;
+            }
+            let key = iterator.key().expect("valid");
+            let Some(found) = delta_log::slot_of(key) else {
+                break;
+            };
+            if key == delta_log::header_key(found) {
+                let value = iterator.value().expect("valid");
+                headers.push(
+                    bincode::deserialize(value).map_err(|_| self.corrupt("delta-log header"))?,
+                );
+                slot = found.saturating_add(1);
+            } else {
+                slot = found;
+            }
+        }
+        iterator.status().map_err(self.db_error())?;
+        Ok(headers)
+    }
+
+    /// The oldest retained delta-log slot.
+    pub fn first_delta_slot(&self) -> Result<Option<Slot>, StoreError> {
+        let mut iterator = self.db.raw_iterator_cf(self.cf(cf::DELTA_LOG));
+        iterator.seek_to_first();
+        if iterator.valid() {
+            return Ok(iterator.key().and_then(delta_log::slot_of));
+        }
+        iterator.status().map_err(self.db_error())?;
+        Ok(None)
     }
 
     fn diff_index_entries(

@@ -1,0 +1,197 @@
+//! The `[rpc]` configuration section and the `replica run` flags that override it.
+//! Defaults live here, once, as `DEFAULT_*` constants.
+
+use {
+    serde::{Deserialize, Serialize},
+    std::net::SocketAddr,
+};
+
+/// Agave's `MAX_MULTIPLE_ACCOUNTS` (`--rpc-max-multiple-accounts`).
+pub const DEFAULT_MAX_MULTIPLE_ACCOUNTS: usize = 100;
+/// Agave's `MAX_REQUEST_BODY_SIZE`, 50 KiB (`--rpc-max-request-body-size`).
+pub const DEFAULT_MAX_REQUEST_BODY_SIZE: usize = 50 * 1024;
+/// Agave's `--health-check-slot-distance` default since 2.0.
+pub const DEFAULT_HEALTH_CHECK_SLOT_DISTANCE: u64 = 128;
+/// Scan results accumulated per request before -32012, in MiB, counted as Agave counts them
+/// (data length + 96 bytes per account). Agave's default is unlimited; a replica serves scans
+/// to anyone, so it caps them: 1 GiB is about 4 M token accounts (~4 M × 261 B), far more
+/// than any indexed query returns, and bounds the pubkey list a streamed response keeps
+/// (32 B per match, ≤ 350 MB). 0 means no limit.
+pub const DEFAULT_SCAN_RESULTS_LIMIT_MB: u64 = 1024;
+/// Blocking store reads in flight at once (point reads, small scans); more wait.
+pub const DEFAULT_BLOCKING_THREADS: usize = 16;
+/// Scans (getProgramAccounts, token scans, getLargestAccounts, getSupply) in flight at once;
+/// each holds a RocksDB snapshot and a thread until its response is written.
+pub const DEFAULT_MAX_CONCURRENT_SCANS: usize = 4;
+
+/// The `[rpc]` section of the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RpcConfig {
+    /// Address of the JSON-RPC HTTP listener; none disables JSON-RPC.
+    pub bind: Option<SocketAddr>,
+    /// Most pubkeys one getMultipleAccounts call may ask for.
+    pub max_multiple_accounts: usize,
+    /// Largest request body accepted (bytes); larger bodies get 413.
+    pub max_request_body_size: usize,
+    /// `/health` and getHealth report `behind` beyond this many slots behind the upstream.
+    pub health_check_slot_distance: u64,
+    /// Per-request scan result limit in MiB (0: none).
+    pub accounts_index_scan_results_limit_mb: u64,
+    /// Blocking store reads in flight at once.
+    pub blocking_threads: usize,
+    /// Scans in flight at once.
+    pub max_concurrent_scans: usize,
+    /// Full node that answers methods outside the account subset (blocks, transactions,
+    /// sendTransaction, …); without it they get -32601.
+    pub fallback: Option<String>,
+    /// Serve the methods Agave removed in 2.0 (getRecentBlockhash, getFees,
+    /// getFeeCalculatorForBlockhash, getFeeRateGovernor, getStakeActivation).
+    pub legacy_rpc: bool,
+    /// The cluster's genesis hash (base58) for getGenesisHash; a snapshot does not carry it.
+    pub genesis_hash: Option<String>,
+    /// Compress responses with gzip when the client accepts it.
+    pub gzip: bool,
+}
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        Self {
+            bind: None,
+            max_multiple_accounts: DEFAULT_MAX_MULTIPLE_ACCOUNTS,
+            max_request_body_size: DEFAULT_MAX_REQUEST_BODY_SIZE,
+            health_check_slot_distance: DEFAULT_HEALTH_CHECK_SLOT_DISTANCE,
+            accounts_index_scan_results_limit_mb: DEFAULT_SCAN_RESULTS_LIMIT_MB,
+            blocking_threads: DEFAULT_BLOCKING_THREADS,
+            max_concurrent_scans: DEFAULT_MAX_CONCURRENT_SCANS,
+            fallback: None,
+            legacy_rpc: false,
+            genesis_hash: None,
+            gzip: true,
+        }
+    }
+}
+
+impl RpcConfig {
+    /// The scan limit in bytes, if any.
+    pub fn scan_limit_bytes(&self) -> Option<usize> {
+        match self.accounts_index_scan_results_limit_mb {
+            0 => None,
+            mb => Some(usize::try_from(mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX)),
+        }
+    }
+}
+
+/// JSON-RPC flags of `replica run`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RpcArgs {
+    /// Serve JSON-RPC over HTTP on this address (port 0 picks a free port).
+    #[arg(long)]
+    pub rpc_bind: Option<SocketAddr>,
+    /// Most pubkeys per getMultipleAccounts call [default: 100].
+    #[arg(long, value_name = "N")]
+    pub rpc_max_multiple_accounts: Option<usize>,
+    /// Largest request body in bytes; larger bodies get HTTP 413 [default: 51200].
+    #[arg(long, value_name = "BYTES")]
+    pub rpc_max_request_body_size: Option<usize>,
+    /// Report `behind` beyond this many slots behind the upstream [default: 128].
+    #[arg(long, value_name = "SLOTS")]
+    pub health_check_slot_distance: Option<u64>,
+    /// Abort a scan whose accumulated results exceed this many MiB with -32012, as Agave's
+    /// flag of the same name; 0 disables the limit [default: 1024].
+    #[arg(long, value_name = "MB")]
+    pub accounts_index_scan_results_limit_mb: Option<u64>,
+    /// Blocking store reads in flight at once [default: 16].
+    #[arg(long, value_name = "N")]
+    pub rpc_blocking_threads: Option<usize>,
+    /// Scans in flight at once [default: 4].
+    #[arg(long, value_name = "N")]
+    pub rpc_max_concurrent_scans: Option<usize>,
+    /// Forward methods outside the account subset to this full node (http(s) URL).
+    #[arg(long, value_name = "URL")]
+    pub rpc_fallback: Option<String>,
+    /// Serve the methods Agave removed in 2.0 with their last shapes.
+    #[arg(long)]
+    pub legacy_rpc: bool,
+    /// The cluster's genesis hash (base58), answered by getGenesisHash.
+    #[arg(long, value_name = "HASH")]
+    pub genesis_hash: Option<String>,
+    /// Never compress responses (by default gzip when the client sends Accept-Encoding: gzip).
+    #[arg(long)]
+    pub rpc_no_gzip: bool,
+}
+
+impl RpcArgs {
+    pub fn apply(&self, config: &mut RpcConfig) {
+        if let Some(bind) = self.rpc_bind {
+            config.bind = Some(bind);
+        }
+        let set = |target: &mut usize, flag: Option<usize>| {
+            if let Some(value) = flag {
+                *target = value;
+            }
+        };
+        set(
+            &mut config.max_multiple_accounts,
+            self.rpc_max_multiple_accounts,
+        );
+        set(
+            &mut config.max_request_body_size,
+            self.rpc_max_request_body_size,
+        );
+        set(&mut config.blocking_threads, self.rpc_blocking_threads);
+        set(
+            &mut config.max_concurrent_scans,
+            self.rpc_max_concurrent_scans,
+        );
+        if let Some(distance) = self.health_check_slot_distance {
+            config.health_check_slot_distance = distance;
+        }
+        if let Some(limit) = self.accounts_index_scan_results_limit_mb {
+            config.accounts_index_scan_results_limit_mb = limit;
+        }
+        if self.rpc_fallback.is_some() {
+            config.fallback.clone_from(&self.rpc_fallback);
+        }
+        if self.legacy_rpc {
+            config.legacy_rpc = true;
+        }
+        if self.genesis_hash.is_some() {
+            config.genesis_hash.clone_from(&self.genesis_hash);
+        }
+        if self.rpc_no_gzip {
+            config.gzip = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_section_and_no_flags_are_the_default() {
+        let config: RpcConfig = toml::from_str("").unwrap();
+        assert_eq!(config, RpcConfig::default());
+        let mut config = RpcConfig::default();
+        RpcArgs::default().apply(&mut config);
+        assert_eq!(config, RpcConfig::default());
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let mut config: RpcConfig =
+            toml::from_str("max_multiple_accounts = 5\nlegacy_rpc = false\n").unwrap();
+        let args = RpcArgs {
+            rpc_max_multiple_accounts: Some(7),
+            legacy_rpc: true,
+            accounts_index_scan_results_limit_mb: Some(0),
+            ..RpcArgs::default()
+        };
+        args.apply(&mut config);
+        assert_eq!(config.max_multiple_accounts, 7);
+        assert!(config.legacy_rpc);
+        assert_eq!(config.scan_limit_bytes(), None);
+        assert!(toml::from_str::<RpcConfig>("max_multiple = 5").is_err());
+    }
+}

@@ -1,0 +1,235 @@
+//! Serving downstream replicas: the replica's own confirmed overlay and retained delta log as a
+//! replication source, so replicas chain into trees without touching the validator.
+
+use {
+    crate::{bank::overlay::OverlaySlot, state::ReplicaState, store::delta_log::DeltaRecord},
+    replication_proto::{
+        AccountRecord, SlotConfirmations, SlotHeader, SlotInfo, SlotRecords, SlotSource,
+        SlotStatus, SourceError, source::SharedSlotRecords,
+    },
+    solana_hash::Hash,
+    std::sync::Arc,
+};
+
+pub type Slot = u64;
+
+/// Slots listed per confirmation answer; a replica further behind asks again.
+const MAX_LISTED_SLOTS: usize = 1024;
+
+#[derive(Debug)]
+pub struct ReplicaSource {
+    state: Arc<ReplicaState>,
+}
+
+impl ReplicaSource {
+    pub fn new(state: Arc<ReplicaState>) -> Self {
+        Self { state }
+    }
+
+    fn first_available_slot(&self) -> Slot {
+        let store = self.state.store();
+        match store.first_delta_slot() {
+            Ok(Some(slot)) => slot,
+            _ => store.root_slot().unwrap_or_default() + 1,
+        }
+    }
+}
+
+fn record(record: DeltaRecord) -> AccountRecord {
+    AccountRecord {
+        pubkey: record.pubkey,
+        lamports: record.lamports,
+        owner: record.owner,
+        executable: record.executable,
+        rent_epoch: record.rent_epoch,
+        data: record.data,
+    }
+}
+
+fn overlay_records(slot: &OverlaySlot) -> Vec<AccountRecord> {
+    slot.accounts
+        .iter()
+        .map(|(pubkey, account)| match account {
+            Some(account) => AccountRecord {
+                pubkey: *pubkey,
+                lamports: account.lamports,
+                owner: account.owner,
+                executable: account.executable,
+                rent_epoch: account.rent_epoch,
+                data: account.data.clone(),
+            },
+            None => AccountRecord {
+                pubkey: *pubkey,
+                ..AccountRecord::default()
+            },
+        })
+        .collect()
+}
+
+impl SlotSource for ReplicaSource {
+    fn confirmations(&self, last_replicated_slot: Slot) -> SlotConfirmations {
+        let seq = self.state.change_seq();
+        let store = self.state.store();
+        let mut slots: Vec<SlotInfo> =
+            match store.delta_slots_after(last_replicated_slot, MAX_LISTED_SLOTS) {
+                Ok(headers) => headers
+                    .into_iter()
+                    .map(|header| SlotInfo {
+                        slot: header.meta.slot,
+                        parent: header.meta.parent,
+                        blockhash: header.meta.blockhash,
+                        status: SlotStatus::Rooted,
+                        block_height: header.meta.block_height,
+                        block_time: header.meta.block_time,
+                    })
+                    .collect(),
+                Err(error) => {
+                    tracing::warn!(%error, "reading the delta log for confirmations failed");
+                    Vec::new()
+                }
+            };
+        let listed_until = slots.last().map_or(last_replicated_slot, |info| info.slot);
+        if slots.len() < MAX_LISTED_SLOTS {
+            let root = store.root_slot().unwrap_or_default();
+            let overlay = self.state.overlay().read().expect("overlay lock");
+            if let Some(tip) = overlay.confirmed_tip()
+                && let Some(mut chain) = overlay.chain(tip, root)
+            {
+                chain.reverse();
+                slots.extend(
+                    chain
+                        .iter()
+                        .filter(|slot| slot.slot() > listed_until.max(last_replicated_slot))
+                        .map(|slot| SlotInfo {
+                            slot: slot.meta.slot,
+                            parent: slot.meta.parent,
+                            blockhash: slot.meta.blockhash,
+                            status: SlotStatus::Confirmed,
+                            block_height: slot.meta.block_height,
+                            block_time: slot.meta.block_time,
+                        }),
+                );
+            }
+        }
+        SlotConfirmations {
+            seq,
+            first_available_slot: self.first_available_slot(),
+            slots,
+        }
+    }
+
+    fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.state.subscribe_changes()
+    }
+
+    fn slot_accounts(
+        &self,
+        slot: Slot,
+        blockhash: &Hash,
+    ) -> Result<Box<dyn SlotRecords>, SourceError> {
+        if let Some(overlay_slot) = self
+            .state
+            .overlay()
+            .read()
+            .expect("overlay lock")
+            .get(slot, blockhash)
+            .cloned()
+        {
+            let header = SlotHeader {
+                slot,
+                blockhash: *blockhash,
+                parent: overlay_slot.meta.parent,
+                record_count: 0,
+            };
+            let records: Arc<[AccountRecord]> = overlay_records(&overlay_slot).into();
+            return Ok(Box::new(SharedSlotRecords::new(
+                header,
+                records,
+                overlay_slot.accounts_lt_hash,
+            )));
+        }
+        let store = self.state.store();
+        let internal = |error: crate::store::StoreError| SourceError::Internal(error.to_string());
+        match store.delta_slot(slot).map_err(internal)? {
+            Some(header) if header.meta.blockhash == *blockhash => Ok(Box::new(DeltaLogRecords {
+                state: self.state.clone(),
+                header: SlotHeader {
+                    slot,
+                    blockhash: *blockhash,
+                    parent: header.meta.parent,
+                    record_count: header.records,
+                },
+                chunks: header.chunks,
+                next_chunk: 0,
+                pending: Vec::new(),
+                accounts_lt_hash: header.accounts_lt_hash,
+            })),
+            Some(_) => Err(SourceError::UnknownSlot {
+                slot,
+                blockhash: *blockhash,
+            }),
+            None => {
+                let first_available_slot = self.first_available_slot();
+                if slot < first_available_slot {
+                    Err(SourceError::SlotUnavailable {
+                        first_available_slot,
+                    })
+                } else {
+                    Err(SourceError::UnknownSlot {
+                        slot,
+                        blockhash: *blockhash,
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// A rooted slot streamed chunk by chunk from the delta log.
+struct DeltaLogRecords {
+    state: Arc<ReplicaState>,
+    header: SlotHeader,
+    chunks: u32,
+    next_chunk: u32,
+    pending: Vec<AccountRecord>,
+    accounts_lt_hash: Hash,
+}
+
+impl SlotRecords for DeltaLogRecords {
+    fn header(&self) -> &SlotHeader {
+        &self.header
+    }
+
+    fn next_chunk(&mut self, max_bytes: usize) -> Result<Option<Vec<AccountRecord>>, SourceError> {
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        loop {
+            if self.pending.is_empty() {
+                if self.next_chunk == self.chunks {
+                    break;
+                }
+                let chunk = self
+                    .state
+                    .store()
+                    .delta_chunk(self.header.slot, self.next_chunk)
+                    .map_err(|error| SourceError::Internal(error.to_string()))?
+                    .ok_or_else(|| SourceError::SlotUnavailable {
+                        first_available_slot: self.header.slot + 1,
+                    })?;
+                self.next_chunk += 1;
+                self.pending = chunk.into_iter().rev().map(record).collect();
+            }
+            let size = self.pending.last().map_or(0, AccountRecord::encoded_len);
+            if !out.is_empty() && bytes + size > max_bytes {
+                break;
+            }
+            bytes += size;
+            out.push(self.pending.pop().expect("not empty"));
+        }
+        Ok((!out.is_empty()).then_some(out))
+    }
+
+    fn accounts_lt_hash(&self) -> Option<Hash> {
+        Some(self.accounts_lt_hash)
+    }
+}

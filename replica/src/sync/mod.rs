@@ -1,0 +1,244 @@
+//! Following an upstream: long-poll its slot confirmations, fetch each new confirmed slot into
+//! the overlay, commit rooted chains to the store in one atomic batch, and fail over between
+//! upstreams with backoff.
+
+mod apply;
+
+use {
+    crate::state::{ReplicaState, UpstreamStatus},
+    replication_proto::{
+        SlotStatus,
+        transport::{ClientError, ReplicationClient, ReplicationClientConfig, Upstream},
+    },
+    solana_keypair::Keypair,
+    std::{sync::Arc, time::Duration},
+    tokio_util::sync::CancellationToken,
+};
+
+pub type Slot = u64;
+
+const DEFAULT_LONG_POLL: Duration = Duration::from_secs(1);
+const DEFAULT_BACKOFF_MIN: Duration = Duration::from_millis(200);
+const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// Upstreams in order of preference.
+    pub upstreams: Vec<Upstream>,
+    /// How long one long-poll may wait for news.
+    pub long_poll: Duration,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    pub client: ReplicationClientConfig,
+}
+
+impl SyncConfig {
+    pub fn new(upstreams: Vec<Upstream>) -> Self {
+        Self {
+            upstreams,
+            long_poll: DEFAULT_LONG_POLL,
+            backoff_min: DEFAULT_BACKOFF_MIN,
+            backoff_max: DEFAULT_BACKOFF_MAX,
+            client: ReplicationClientConfig::default(),
+        }
+    }
+}
+
+/// Why following stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncExit {
+    Cancelled,
+    /// The upstream cannot bring the store forward: re-bootstrap from a newer snapshot.
+    NeedsBootstrap {
+        reason: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("upstream sent {what}")]
+    Inconsistent { what: String },
+    #[error("blocking task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+enum Followed {
+    Cancelled,
+    NeedsBootstrap(String),
+}
+
+fn upstream_name(upstream: &Upstream) -> String {
+    format!("{}={}", upstream.addr, upstream.identity)
+}
+
+/// Follows the upstreams until cancelled or until the store needs a new bootstrap.
+pub async fn run(
+    state: Arc<ReplicaState>,
+    identity: Arc<Keypair>,
+    config: SyncConfig,
+    cancel: CancellationToken,
+) -> SyncExit {
+    if config.upstreams.is_empty() {
+        cancel.cancelled().await;
+        return SyncExit::Cancelled;
+    }
+    let mut index = 0;
+    let mut backoff = config.backoff_min;
+    loop {
+        let upstream = config.upstreams[index];
+        let name = upstream_name(&upstream);
+        let previous = state
+            .upstream()
+            .filter(|status| status.name == name)
+            .map_or(0, |status| status.confirmed_slot);
+        state.set_upstream(Some(UpstreamStatus {
+            name: name.clone(),
+            confirmed_slot: previous,
+        }));
+        match follow(&state, &identity, &upstream, &config, &cancel, &mut backoff).await {
+            Ok(Followed::Cancelled) => return SyncExit::Cancelled,
+            Ok(Followed::NeedsBootstrap(reason)) => {
+                tracing::error!(upstream = %name, %reason, "the upstream cannot bring this replica forward; a new bootstrap is needed");
+                state.set_needs_bootstrap(Some(reason.clone()));
+                return SyncExit::NeedsBootstrap { reason };
+            }
+            Err(error) => {
+                tracing::warn!(upstream = %name, %error, retry_in = ?backoff, "upstream failed; trying the next one");
+            }
+        }
+        index = (index + 1) % config.upstreams.len();
+        tokio::select! {
+            _ = cancel.cancelled() => return SyncExit::Cancelled,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(config.backoff_max);
+    }
+}
+
+async fn follow(
+    state: &Arc<ReplicaState>,
+    identity: &Keypair,
+    upstream: &Upstream,
+    config: &SyncConfig,
+    cancel: &CancellationToken,
+    backoff: &mut Duration,
+) -> Result<Followed, SyncError> {
+    let name = upstream_name(upstream);
+    let client = tokio::select! {
+        _ = cancel.cancelled() => return Ok(Followed::Cancelled),
+        client = ReplicationClient::connect(identity, upstream.addr, upstream.identity, config.client.clone()) => client?,
+    };
+    tracing::info!(upstream = %name, "connected to upstream");
+    let mut known_seq = 0;
+    loop {
+        let root = state.root_slot().unwrap_or_default();
+        let confirmations = tokio::select! {
+            _ = cancel.cancelled() => {
+                client.close();
+                return Ok(Followed::Cancelled);
+            }
+            answer = client.slot_confirmation(root, known_seq, config.long_poll) => answer?,
+        };
+        // A healthy exchange resets the backoff for the next failure.
+        *backoff = config.backoff_min;
+        known_seq = confirmations.seq;
+        let upstream_confirmed = confirmations
+            .slots
+            .iter()
+            .map(|info| info.slot)
+            .max()
+            .unwrap_or(root)
+            .max(root);
+        state.set_upstream(Some(UpstreamStatus {
+            name: name.clone(),
+            confirmed_slot: upstream_confirmed,
+        }));
+
+        let mut changed = false;
+        for info in &confirmations.slots {
+            if info.slot <= root
+                || state
+                    .overlay()
+                    .read()
+                    .expect("overlay lock")
+                    .contains(info.slot, &info.blockhash)
+            {
+                continue;
+            }
+            if info.parent < root {
+                // Forks off below our root: dead from our point of view.
+                continue;
+            }
+            if info.parent > root && !apply::overlay_has_slot(state, info.parent) {
+                if info.parent < confirmations.first_available_slot
+                    && !confirmations
+                        .slots
+                        .iter()
+                        .any(|other| other.slot == info.parent)
+                {
+                    return Ok(Followed::NeedsBootstrap(format!(
+                        "slot {} builds on slot {}, which the upstream no longer retains (first available {}), and this replica's root is {root}",
+                        info.slot, info.parent, confirmations.first_available_slot
+                    )));
+                }
+                continue;
+            }
+            let accounts = match client.slot_accounts(info.slot, info.blockhash).await {
+                Ok(stream) => stream.collect().await?,
+                Err(ClientError::SlotUnavailable {
+                    first_available_slot,
+                }) => {
+                    return Ok(Followed::NeedsBootstrap(format!(
+                        "slot {} is no longer retained upstream (first available {first_available_slot}); root is {root}",
+                        info.slot
+                    )));
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let state = state.clone();
+            let info = info.clone();
+            tokio::task::spawn_blocking(move || apply::insert_slot(&state, &info, accounts))
+                .await??;
+            changed = true;
+        }
+        if apply::update_confirmed_tip(state, &confirmations.slots) {
+            changed = true;
+        }
+        let newest_rooted = confirmations
+            .slots
+            .iter()
+            .rev()
+            .find(|info| {
+                info.status == SlotStatus::Rooted
+                    && apply::overlay_has(state, info.slot, &info.blockhash)
+            })
+            .cloned();
+        if let Some(rooted) = newest_rooted {
+            let state = state.clone();
+            match tokio::task::spawn_blocking(move || {
+                apply::commit_root(&state, rooted.slot, rooted.blockhash)
+            })
+            .await?
+            {
+                Ok(committed) => changed |= committed,
+                Err(crate::store::StoreError::LtHashMismatch {
+                    slot,
+                    computed,
+                    expected,
+                }) => {
+                    return Ok(Followed::NeedsBootstrap(format!(
+                        "after slot {slot} this replica's accounts hash to {computed}, the upstream's to {expected}"
+                    )));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        if changed {
+            state.notify_change();
+        }
+    }
+}
