@@ -113,6 +113,19 @@ impl ExternalSorter {
         Ok(())
     }
 
+    /// A writer for a run whose records the caller supplies already in key order.
+    pub fn sorted_run(&mut self) -> io::Result<SortedRunWriter<'_>> {
+        let file = tempfile::Builder::new()
+            .prefix("sort-run-")
+            .tempfile_in(&self.temp_dir)?;
+        let (file, path) = file.into_parts();
+        Ok(SortedRunWriter {
+            sorter: self,
+            writer: BufWriter::with_capacity(RUN_IO_BUFFER, file),
+            path: Some(path),
+        })
+    }
+
     /// Sorts what is left and returns the records in key order.
     pub fn finish(mut self) -> io::Result<SortedRecords> {
         self.sort_index();
@@ -139,6 +152,38 @@ impl ExternalSorter {
             }
         }
         Ok(sorted)
+    }
+}
+
+/// Writes a pre-sorted run; it joins the sorter's runs on [`SortedRunWriter::finish`].
+#[derive(Debug)]
+pub struct SortedRunWriter<'a> {
+    sorter: &'a mut ExternalSorter,
+    writer: BufWriter<File>,
+    path: Option<tempfile::TempPath>,
+}
+
+impl SortedRunWriter<'_> {
+    /// Appends a record; records must come in key order.
+    pub fn push(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        let key_len =
+            u16::try_from(key.len()).map_err(|_| io::Error::other("sort key over 64 KiB"))?;
+        let value_len =
+            u32::try_from(value.len()).map_err(|_| io::Error::other("sort value over 4 GiB"))?;
+        self.writer.write_all(&key_len.to_le_bytes())?;
+        self.writer.write_all(&value_len.to_le_bytes())?;
+        self.writer.write_all(key)?;
+        self.writer.write_all(value)?;
+        self.sorter.records += 1;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> io::Result<()> {
+        self.writer.flush()?;
+        self.sorter
+            .runs
+            .push(self.path.take().expect("finished once"));
+        Ok(())
     }
 }
 
