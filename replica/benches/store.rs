@@ -34,11 +34,12 @@ use {
 const SEED: u64 = 7;
 const SLOT: u64 = 1_000;
 
-struct Walk(u64);
+struct Walk(u64, u64);
 
 impl ArchiveVisitor for Walk {
     fn account(&mut self, _slot: u64, account: &StoredAccount<'_>) -> Result<(), ArchiveErrorKind> {
         self.0 += account.data.len() as u64 & 1;
+        self.1 += 1;
         Ok(())
     }
 }
@@ -90,9 +91,11 @@ fn peak_rss_of_children_mb() -> f64 {
 fn ingest(dir: &Path, archive: &Path, count: u64) -> PathBuf {
     // Ceiling: decompress and walk every storage, store nothing.
     let started = Instant::now();
-    let mut walk = Walk(0);
+    let mut walk = Walk(0, 0);
     read_archive(archive, &ArchiveLimits::default(), &mut walk).unwrap();
-    let ceiling = count as f64 / started.elapsed().as_secs_f64();
+    let walked_in = started.elapsed().as_secs_f64();
+    assert_eq!(walk.1, count, "the walk saw every account");
+    let ceiling = count as f64 / walked_in;
 
     let ledger = dir.join(format!("ledger-{count}"));
     let _ = std::fs::remove_dir_all(&ledger);

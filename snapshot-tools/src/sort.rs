@@ -332,10 +332,7 @@ mod tests {
         rand::{Rng, SeedableRng},
     };
 
-    fn sorted_all(
-        run_limit: usize,
-        records: &[(Vec<u8>, Vec<u8>)],
-    ) -> (Vec<(Vec<u8>, Vec<u8>)>, usize) {
+    fn sorted_all(run_limit: usize, records: &[(Vec<u8>, Vec<u8>)]) -> (Records, usize) {
         let dir = tempfile::tempdir().unwrap();
         let mut sorter = ExternalSorter::new(dir.path(), run_limit);
         for (key, value) in records {

@@ -18,6 +18,11 @@ use {
     },
 };
 
+/// Hand-built archive entries: (path, type, bytes).
+type Entries = Vec<(&'static str, tar::EntryType, Vec<u8>)>;
+/// Recognises the error kind a case must produce.
+type KindCheck = fn(&ArchiveErrorKind) -> bool;
+
 struct Count(u64);
 
 impl ArchiveVisitor for Count {
@@ -281,11 +286,7 @@ fn hand_built_valid_archive_reads() {
 fn hostile_entries_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let name = format!("snapshot-7-{HASH}.tar.zst");
-    let cases: Vec<(
-        &str,
-        Vec<(&str, tar::EntryType, Vec<u8>)>,
-        fn(&ArchiveErrorKind) -> bool,
-    )> = vec![
+    let cases: Vec<(&str, Entries, KindCheck)> = vec![
         (
             "traversal",
             vec![("../../etc/passwd", tar::EntryType::Regular, vec![1])],
@@ -403,7 +404,7 @@ fn inconsistent_storages_are_rejected() {
     });
 
     // Storage layout errors carry the entry and the offset inside it.
-    let layout_cases: Vec<(usize, Vec<u8>, fn(&ArchiveErrorKind) -> bool)> = vec![
+    let layout_cases: Vec<(usize, Vec<u8>, KindCheck)> = vec![
         (8, (11u64 << 20).to_le_bytes().to_vec(), |kind| {
             matches!(
                 kind,

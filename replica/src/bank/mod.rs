@@ -342,7 +342,7 @@ impl<'a> BankView<'a> {
             && let Some(bank) = self.store.store().bank_info()?
         {
             let mut queue = bank.blockhash_queue.entries.clone();
-            queue.sort_by(|a, b| b.hash_index.cmp(&a.hash_index));
+            queue.sort_by_key(|entry| std::cmp::Reverse(entry.hash_index));
             for entry in queue {
                 if hashes.len() >= limit {
                     break;

@@ -1,4 +1,5 @@
 //! One module per subcommand: clap arguments and `run(args)`.
 
 pub mod run;
+pub mod sim;
 pub mod store;

@@ -162,6 +162,111 @@ impl<'a> SstSink<'a> {
     }
 }
 
+/// Index entries of a bulk load, grouped by (index kind, index key). Accounts arrive in pubkey
+/// order, so each group's pubkeys are already sorted and only the distinct index keys need
+/// sorting: no comparison sort over the entries. Past the memory budget, the groups are written
+/// out as a sorted run and merged at the end.
+struct IndexCollector {
+    groups: rustc_hash::FxHashMap<[u8; 33], Vec<[u8; 32]>>,
+    bytes: usize,
+    budget: usize,
+    sorter: ExternalSorter,
+    entries: u64,
+}
+
+/// Memory of one group beyond its pubkeys: key, vector header, map slot.
+const INDEX_GROUP_OVERHEAD: usize = 33 + 24 + 16;
+
+impl IndexCollector {
+    fn new(temp_dir: &Path, budget: usize) -> Self {
+        Self {
+            groups: Default::default(),
+            bytes: 0,
+            budget,
+            sorter: ExternalSorter::new(temp_dir, 1 << 16),
+            entries: 0,
+        }
+    }
+
+    fn push(
+        &mut self,
+        kind: IndexKind,
+        key: &solana_pubkey::Pubkey,
+        pubkey: &solana_pubkey::Pubkey,
+    ) -> std::io::Result<()> {
+        let mut group = [0u8; 33];
+        group[0] = kind.tag();
+        group[1..].copy_from_slice(key.as_ref());
+        let members = self.groups.entry(group).or_insert_with(|| {
+            self.bytes += INDEX_GROUP_OVERHEAD;
+            Vec::new()
+        });
+        debug_assert!(
+            members
+                .last()
+                .is_none_or(|last| last.as_slice() < pubkey.as_ref()),
+            "accounts arrive in pubkey order"
+        );
+        members.push(pubkey.to_bytes());
+        self.bytes += 32;
+        self.entries += 1;
+        if self.bytes > self.budget {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    fn sorted_groups(&mut self) -> Vec<([u8; 33], Vec<[u8; 32]>)> {
+        let mut groups: Vec<_> = self.groups.drain().collect();
+        groups.sort_unstable_by_key(|group| group.0);
+        self.bytes = 0;
+        groups
+    }
+
+    fn spill(&mut self) -> std::io::Result<()> {
+        let groups = self.sorted_groups();
+        let mut run = self.sorter.sorted_run()?;
+        let mut key = [0u8; 65];
+        for (group, members) in groups {
+            key[..33].copy_from_slice(&group);
+            for member in members {
+                key[33..].copy_from_slice(&member);
+                run.push(&key, &[])?;
+            }
+        }
+        run.finish()
+    }
+
+    /// Calls `emit` with every entry (`tag ‖ index key ‖ pubkey`) in key order.
+    fn drain(
+        mut self,
+        mut emit: impl FnMut(&[u8; 65]) -> Result<(), BulkLoadError>,
+    ) -> Result<u64, BulkLoadError> {
+        let io = |source| BulkLoadError::Io {
+            path: PathBuf::from("index sort"),
+            source,
+        };
+        let mut key = [0u8; 65];
+        if self.sorter.spilled_runs() == 0 {
+            for (group, members) in self.sorted_groups() {
+                key[..33].copy_from_slice(&group);
+                for member in members {
+                    key[33..].copy_from_slice(&member);
+                    emit(&key)?;
+                }
+            }
+            return Ok(self.entries);
+        }
+        self.spill().map_err(io)?;
+        let mut sorted = self.sorter.finish().map_err(io)?;
+        while let Some((entry, _)) = sorted.next().map_err(io)? {
+            key.copy_from_slice(entry);
+            emit(&key)?;
+        }
+        Ok(self.entries)
+    }
+}
+
 /// Account batches handed to the SST thread: `[pubkey 32][value_len u32][value]...`.
 const ACCOUNT_BATCH_BYTES: usize = 4 << 20;
 
@@ -230,9 +335,16 @@ fn load_into_staging(
 ) -> Result<BulkLoadReport, BulkLoadError> {
     let store = AccountsStore::open(staging, config.clone())?;
     let cache = Cache::new_lru_cache(8 << 20);
-    let accounts_options = cf::cf_options(cf::ACCOUNTS, &cache);
+    // Bulk SSTs are written uncompressed: compression is the largest cost of writing them, and
+    // later compactions compress what they rewrite.
+    let uncompressed = |name: &str| {
+        let mut options = cf::cf_options(name, &cache);
+        options.set_compression_type(rocksdb::DBCompressionType::None);
+        options
+    };
+    let accounts_options = uncompressed(cf::ACCOUNTS);
     let mut chain_options = ChainOptions::new(work_dir);
-    chain_options.sort_memory = options.sort_memory / 2;
+    chain_options.sort_memory = options.sort_memory * 2 / 3;
     let versions_read = chain_options.versions_read.clone();
     let accounts_written = Arc::new(AtomicU64::new(0));
     let progress = Progress::start(
@@ -241,7 +353,7 @@ fn load_into_staging(
         accounts_written.clone(),
     );
 
-    let mut index_sorter = ExternalSorter::new(work_dir, options.sort_memory / 2);
+    let mut index_collector = IndexCollector::new(work_dir, options.sort_memory / 3);
     let mut first_account_at = None;
     let (batch_sender, batch_receiver) = mpsc::sync_channel::<Vec<u8>>(4);
     let (summary, account_files) = std::thread::scope(|scope| {
@@ -270,7 +382,6 @@ fn load_into_staging(
 
         let mut batch = Vec::with_capacity(ACCOUNT_BATCH_BYTES);
         let mut value = Vec::new();
-        let mut index_key = [0u8; 65];
         let summary = read_chain(chain, &chain_options, |record| {
             first_account_at.get_or_insert_with(Instant::now);
             value.clear();
@@ -299,10 +410,7 @@ fn load_into_staging(
                 .zip(config.indexes.entries(&record.owner, record.data))
             {
                 if let Some(key) = key {
-                    index_key[0] = kind.tag();
-                    index_key[1..33].copy_from_slice(key.as_ref());
-                    index_key[33..].copy_from_slice(record.pubkey.as_ref());
-                    index_sorter.push(&index_key, &[])?;
+                    index_collector.push(kind, &key, &record.pubkey)?;
                 }
             }
             accounts_written.fetch_add(1, Ordering::Relaxed);
@@ -337,15 +445,13 @@ fn load_into_staging(
     };
     ingest(cf::ACCOUNTS, account_files)?;
 
-    let index_entries = index_sorter.records();
-    let mut sorted = index_sorter.finish().map_err(io_error(work_dir))?;
     let index_options: Vec<rocksdb::Options> = IndexKind::ALL
         .iter()
-        .map(|kind| cf::cf_options(kind.cf_name(), &cache))
+        .map(|kind| uncompressed(kind.cf_name()))
         .collect();
     let mut current: Option<(IndexKind, SstSink<'_>)> = None;
-    while let Some((key, _)) = sorted.next().map_err(io_error(work_dir))? {
-        let kind = IndexKind::from_tag(key[0]).expect("tags written above");
+    let index_entries = index_collector.drain(|key| {
+        let kind = IndexKind::from_tag(key[0]).expect("tags written by the collector");
         if current.as_ref().is_none_or(|(open, _)| *open != kind) {
             if let Some((open, sink)) = current.take() {
                 ingest(open.cf_name(), sink.finish()?)?;
@@ -360,12 +466,11 @@ fn load_into_staging(
                 ),
             ));
         }
-        current.as_mut().expect("set above").1.put(&key[1..], &[])?;
-    }
+        current.as_mut().expect("set above").1.put(&key[1..], &[])
+    })?;
     if let Some((open, sink)) = current.take() {
         ingest(open.cf_name(), sink.finish()?)?;
     }
-    drop(sorted);
 
     let manifest = summary.manifest();
     let root = RootState {

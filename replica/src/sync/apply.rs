@@ -48,7 +48,7 @@ pub(super) fn insert_slot(
     }
     let mut accounts = BTreeMap::new();
     for record in records {
-        let account = (record.lamports != 0).then(|| Account {
+        let account = (record.lamports != 0).then_some(Account {
             lamports: record.lamports,
             rent_epoch: record.rent_epoch,
             owner: record.owner,

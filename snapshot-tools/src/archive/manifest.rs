@@ -173,7 +173,7 @@ impl SnapshotManifest {
             ticks_per_slot: 64,
             ns_per_slot: 400_000_000,
             genesis_creation_time: 0,
-            slots_per_year: 78_892_314.983_999_99,
+            slots_per_year: 78_892_314.984,
             accounts_data_len: 0,
             leader_id: Pubkey::default(),
             hard_forks: Vec::new(),
@@ -541,6 +541,16 @@ mod layout {
 
     pub(super) type EpochStakes = Stakes<Stake>;
 
+    /// Three collections Agave no longer uses, always written empty.
+    pub(super) type UnusedAccounts = (
+        IgnoredSeq<[u8; 32]>,
+        IgnoredSeq<[u8; 32]>,
+        IgnoredSeq<([u8; 32], u64)>,
+    );
+
+    /// A node's vote accounts and their total stake.
+    pub(super) type NodeVoteAccounts = (Vec<[u8; 32]>, u64);
+
     #[derive(Debug, Serialize, Deserialize)]
     pub(super) struct RentCollector {
         pub(super) epoch: u64,
@@ -580,11 +590,7 @@ mod layout {
         pub(super) epoch_schedule: EpochSchedule,
         pub(super) inflation: Inflation,
         pub(super) stakes: Stakes<Delegation>,
-        pub(super) unused_accounts: (
-            IgnoredSeq<[u8; 32]>,
-            IgnoredSeq<[u8; 32]>,
-            IgnoredSeq<([u8; 32], u64)>,
-        ),
+        pub(super) unused_accounts: UnusedAccounts,
         pub(super) unused_epoch_stakes: IgnoredSeq<(u64, ())>,
         pub(super) is_delta: bool,
     }
@@ -698,7 +704,7 @@ mod layout {
         Current {
             stakes: EpochStakes,
             total_stake: u64,
-            node_id_to_vote_accounts: IgnoredSeq<([u8; 32], (Vec<[u8; 32]>, u64))>,
+            node_id_to_vote_accounts: IgnoredSeq<([u8; 32], NodeVoteAccounts)>,
             epoch_authorized_voters: IgnoredSeq<([u8; 32], [u8; 32])>,
         },
     }

@@ -333,8 +333,6 @@ impl<'a> ArchiveWalk<'a> {
             })?;
             self.visit_entry(role, &path, position, size, &mut entry, visitor)?;
         }
-        drop(entries);
-        drop(archive);
         self.tar_bytes = counted.count;
         Ok(())
     }
