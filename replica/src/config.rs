@@ -19,7 +19,7 @@ pub struct ReplicaConfig {
     pub ledger: Option<PathBuf>,
     /// Snapshot archives to bootstrap from when the ledger holds no store: a full archive and
     /// optionally an incremental one.
-    pub snapshots: Vec<PathBuf>,
+    pub snapshot_archives: Vec<PathBuf>,
     /// Check the snapshot's lattice hash before accepting it.
     pub verify_snapshot: bool,
     /// Written as JSON once the replica is ready.
@@ -32,6 +32,10 @@ pub struct ReplicaConfig {
     pub store: StoreSection,
     pub rpc: crate::rpc::RpcConfig,
     pub replication: ReplicationSection,
+    /// Trackers to bootstrap through when the ledger holds no store (or a new bootstrap is
+    /// needed): base URLs such as `http://tracker:8458`.
+    pub trackers: Vec<String>,
+    pub snapshots: crate::snapshot::SnapshotConfig,
 }
 
 /// Following upstreams and serving downstream replicas.
@@ -50,7 +54,7 @@ impl Default for ReplicaConfig {
     fn default() -> Self {
         Self {
             ledger: None,
-            snapshots: Vec::new(),
+            snapshot_archives: Vec::new(),
             verify_snapshot: true,
             ready_file: None,
             identity: None,
@@ -59,6 +63,8 @@ impl Default for ReplicaConfig {
             store: StoreSection::default(),
             rpc: crate::rpc::RpcConfig::default(),
             replication: ReplicationSection::default(),
+            trackers: Vec::new(),
+            snapshots: crate::snapshot::SnapshotConfig::default(),
         }
     }
 }
@@ -142,7 +148,14 @@ impl ReplicaConfig {
             block_cache_bytes: self.store.block_cache_mb << 20,
             background_jobs: self.store.background_jobs,
             sync_writes: self.store.sync_writes,
-            delta_log_retention_slots: self.store.delta_log_retention_slots,
+            // Incrementals are cut from the delta log, so it must reach back to the last full.
+            delta_log_retention_slots: if self.snapshots.enabled() {
+                self.store.delta_log_retention_slots.max(
+                    self.snapshots.full_interval_slots + self.snapshots.incremental_interval_slots,
+                )
+            } else {
+                self.store.delta_log_retention_slots
+            },
         })
     }
 }

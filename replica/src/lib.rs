@@ -7,6 +7,7 @@ pub mod cmd;
 pub mod config;
 pub mod rpc;
 pub mod serve;
+pub mod snapshot;
 pub mod state;
 pub mod store;
 pub mod sync;

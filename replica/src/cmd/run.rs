@@ -6,18 +6,22 @@ use {
         config::ReplicaConfig,
         rpc::{RpcArgs, RpcServer},
         serve::ReplicaSource,
+        snapshot,
         state::ReplicaState,
         store::{IndexKind, bulk::BulkLoadOptions},
-        sync::{self, SyncConfig},
+        sync::{self, SyncConfig, SyncExit},
     },
     anyhow::Context,
     replication_proto::transport::{
         ClientAllowlist, ReplicationServer, ReplicationServerConfig, Upstream,
     },
     serde::Serialize,
+    snapshot_tools::fetch::{FetchConfig, FetchError, fetch_best},
     solana_keypair::Keypair,
     solana_pubkey::Pubkey,
+    std::time::Duration,
     std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc},
+    tokio_util::sync::CancellationToken,
 };
 
 #[derive(Debug, clap::Args)]
@@ -32,6 +36,27 @@ pub struct RunArgs {
     /// an incremental archive on top of it.
     #[arg(long = "snapshot")]
     pub snapshots: Vec<PathBuf>,
+    /// Tracker to bootstrap through when the ledger holds no store, and when the upstream can no
+    /// longer bring the store forward (repeatable; e.g. `http://tracker:8458`).
+    #[arg(long = "tracker")]
+    pub trackers: Vec<String>,
+    /// Write an incremental snapshot archive every N slots (and a full one every
+    /// --full-snapshot-interval-slots, by default 10 × N).
+    #[arg(long)]
+    pub snapshot_interval_slots: Option<u64>,
+    /// Write a full snapshot archive every N slots.
+    #[arg(long)]
+    pub full_snapshot_interval_slots: Option<u64>,
+    #[arg(long)]
+    pub maximum_full_snapshots_to_retain: Option<usize>,
+    #[arg(long)]
+    pub maximum_incremental_snapshots_to_retain: Option<usize>,
+    /// Directory of the replica's own (and fetched) archives; default `<ledger>/snapshots`.
+    #[arg(long = "snapshots")]
+    pub snapshots_dir: Option<PathBuf>,
+    /// `zstd` or `lz4`.
+    #[arg(long, value_parser = ["zstd", "lz4"])]
+    pub snapshot_archive_format: Option<String>,
     /// Load the snapshot even if its lattice hash does not verify.
     #[arg(long)]
     pub no_verify: bool,
@@ -91,7 +116,32 @@ impl RunArgs {
         set(&mut config.identity, &self.identity);
         set(&mut config.ready_file, &self.ready_file);
         if !self.snapshots.is_empty() {
-            config.snapshots = self.snapshots.clone();
+            config.snapshot_archives = self.snapshots.clone();
+        }
+        if !self.trackers.is_empty() {
+            config.trackers = self.trackers.clone();
+        }
+        if let Some(slots) = self.snapshot_interval_slots {
+            config.snapshots.incremental_interval_slots = slots;
+            if config.snapshots.full_interval_slots == 0 {
+                config.snapshots.full_interval_slots =
+                    slots.saturating_mul(DEFAULT_FULL_PER_INCREMENTAL);
+            }
+        }
+        if let Some(slots) = self.full_snapshot_interval_slots {
+            config.snapshots.full_interval_slots = slots;
+        }
+        if let Some(count) = self.maximum_full_snapshots_to_retain {
+            config.snapshots.max_full_to_retain = count;
+        }
+        if let Some(count) = self.maximum_incremental_snapshots_to_retain {
+            config.snapshots.max_incremental_to_retain = count;
+        }
+        if self.snapshots_dir.is_some() {
+            config.snapshots.dir.clone_from(&self.snapshots_dir);
+        }
+        if let Some(format) = &self.snapshot_archive_format {
+            config.snapshots.lz4 = format == "lz4";
         }
         if self.no_verify {
             config.verify_snapshot = false;
@@ -156,6 +206,27 @@ fn load_identity(config: &ReplicaConfig) -> anyhow::Result<Keypair> {
     }
 }
 
+/// Full snapshots per incremental interval when only `--snapshot-interval-slots` is given.
+const DEFAULT_FULL_PER_INCREMENTAL: u64 = 10;
+/// Pause between attempts to fetch a newer snapshot for a new bootstrap.
+const REBOOTSTRAP_RETRY: Duration = Duration::from_secs(10);
+
+/// What the node needs besides its configuration.
+struct Node {
+    config: ReplicaConfig,
+    ledger: PathBuf,
+    keypair: Arc<Keypair>,
+    upstreams: Vec<Upstream>,
+    allowed: Vec<Pubkey>,
+}
+
+/// Why serving ended.
+enum ServeExit {
+    Shutdown,
+    /// Load these archives into a new store and start again.
+    Rebootstrap(Vec<PathBuf>),
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = args.config()?;
     let store_config = config.store_config()?;
@@ -164,7 +235,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let ledger = config.ledger.clone().context("--ledger is required")?;
-    let keypair = load_identity(&config)?;
+    let keypair = Arc::new(load_identity(&config)?);
     let identity = replication_proto::transport::identity_pubkey(&keypair);
     let upstreams: Vec<Upstream> = config
         .replication
@@ -190,21 +261,92 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         sort_memory: config.store.sort_memory_mb << 20,
         ..BulkLoadOptions::default()
     };
-    let (store, _how) =
-        bootstrap::open_or_load(&ledger, &config.snapshots, &store_config, &load_options)?;
-    if args.exit_after_bootstrap {
-        if let Some(path) = &config.ready_file {
-            write_ready(path, &store, identity, Listeners::default())?;
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let state = Arc::new(ReplicaState::new(Arc::new(store), identity, None)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("replica")
         .build()?;
-    runtime.block_on(serve(config, state, Arc::new(keypair), upstreams, allowed))?;
-    Ok(ExitCode::SUCCESS)
+    let cancel = runtime.block_on(async { common::shutdown::token_on_signal() });
+    let node = Node {
+        config,
+        ledger,
+        keypair,
+        upstreams,
+        allowed,
+    };
+    let mut archives = node.config.snapshot_archives.clone();
+    loop {
+        if archives.is_empty()
+            && !bootstrap::store_path(&node.ledger).exists()
+            && !node.config.trackers.is_empty()
+        {
+            match runtime.block_on(fetch_newer(&node, None, &cancel))? {
+                Some(fetched) => archives = fetched,
+                None => return Ok(ExitCode::SUCCESS),
+            }
+        }
+        let (store, _how) =
+            bootstrap::open_or_load(&node.ledger, &archives, &store_config, &load_options)?;
+        if args.exit_after_bootstrap {
+            if let Some(path) = &node.config.ready_file {
+                write_ready(path, &store, identity, Listeners::default())?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let state = Arc::new(ReplicaState::new(Arc::new(store), identity, None)?);
+        match runtime.block_on(serve(&node, state, cancel.child_token()))? {
+            ServeExit::Shutdown => return Ok(ExitCode::SUCCESS),
+            ServeExit::Rebootstrap(fetched) => {
+                let store_path = bootstrap::store_path(&node.ledger);
+                tracing::warn!(store = %store_path.display(), "replacing the store with a new bootstrap");
+                std::fs::remove_dir_all(&store_path)
+                    .with_context(|| format!("removing {}", store_path.display()))?;
+                archives = fetched;
+            }
+        }
+    }
+}
+
+/// Fetches the best chain through the trackers into the snapshot directory; with `after`, only
+/// a chain newer than that slot counts. `None` if cancelled first.
+async fn fetch_newer(
+    node: &Node,
+    after: Option<u64>,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Option<Vec<PathBuf>>> {
+    let mut fetch = FetchConfig::new(node.config.snapshots.dir(&node.ledger));
+    fetch.trackers = node.config.trackers.clone();
+    fetch.min_slots = 1;
+    fetch.sort_memory = node.config.store.sort_memory_mb << 20;
+    // The load verifies the lattice hash as it reads; reading the chain twice would double the
+    // bootstrap's cost.
+    fetch.verify_hash = false;
+    fetch.progress = true;
+    loop {
+        let outcome = tokio::select! {
+            _ = cancel.cancelled() => return Ok(None),
+            outcome = fetch_best(&fetch) => outcome,
+        };
+        match outcome {
+            Ok(outcome) if after.is_none_or(|after| outcome.snapshot().slot > after) => {
+                let snapshot = outcome.snapshot();
+                tracing::info!(slot = snapshot.slot, full = %snapshot.full.display(), incremental = ?snapshot.incremental, "snapshot chain ready for bootstrap");
+                let mut paths = vec![snapshot.full.clone()];
+                paths.extend(snapshot.incremental.clone());
+                return Ok(Some(paths));
+            }
+            Ok(outcome) => {
+                tracing::warn!(best = outcome.snapshot().slot, needed_after = ?after, "no snapshot new enough yet")
+            }
+            Err(error) if after.is_none() && matches!(error, FetchError::NoSource) => {
+                return Err(error.into());
+            }
+            Err(error) => tracing::warn!(%error, "fetching a snapshot failed"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(None),
+            _ = tokio::time::sleep(REBOOTSTRAP_RETRY) => {}
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -238,13 +380,11 @@ fn write_ready(
 }
 
 async fn serve(
-    config: ReplicaConfig,
+    node: &Node,
     state: Arc<ReplicaState>,
-    keypair: Arc<Keypair>,
-    upstreams: Vec<Upstream>,
-    allowed: Vec<Pubkey>,
-) -> anyhow::Result<()> {
-    let cancel = common::shutdown::token_on_signal();
+    cancel: CancellationToken,
+) -> anyhow::Result<ServeExit> {
+    let config = &node.config;
     let registry = prometheus::Registry::new();
     let mut listeners = Listeners::default();
     let rpc = match config.rpc.bind {
@@ -256,17 +396,17 @@ async fn serve(
     listeners.rpc = rpc.as_ref().map(|rpc| rpc.local_addr);
     let replication = match config.replication.bind {
         Some(bind) => {
-            let allowlist = if allowed.is_empty() {
+            let allowlist = if node.allowed.is_empty() {
                 tracing::warn!(
                     "no --allowed-replica given: any identity may replicate from this node"
                 );
                 ClientAllowlist::AllowAny
             } else {
-                ClientAllowlist::Only(allowed.into_iter().collect())
+                ClientAllowlist::Only(node.allowed.iter().copied().collect())
             };
             let mut server_config =
-                ReplicationServerConfig::new(keypair.insecure_clone(), bind, allowlist);
-            server_config.identity = keypair.clone();
+                ReplicationServerConfig::new(node.keypair.insecure_clone(), bind, allowlist);
+            server_config.identity = node.keypair.clone();
             let server = ReplicationServer::spawn(
                 server_config,
                 Arc::new(ReplicaSource::new(state.clone())),
@@ -291,11 +431,19 @@ async fn serve(
                 .await;
         });
     }
-    let sync = (!upstreams.is_empty()).then(|| {
+    let snapshots = config.snapshots.enabled().then(|| {
+        tokio::spawn(snapshot::run(
+            state.clone(),
+            config.snapshots.clone(),
+            config.snapshots.dir(&node.ledger),
+            cancel.clone(),
+        ))
+    });
+    let mut sync = (!node.upstreams.is_empty()).then(|| {
         tokio::spawn(sync::run(
             state.clone(),
-            keypair.clone(),
-            SyncConfig::new(upstreams),
+            node.keypair.clone(),
+            SyncConfig::new(node.upstreams.clone()),
             cancel.clone(),
         ))
     });
@@ -303,10 +451,42 @@ async fn serve(
         write_ready(path, state.store(), *state.identity(), listeners)?;
     }
     tracing::info!(rpc = ?listeners.rpc, replication = ?listeners.replication, metrics = ?listeners.metrics, "replica running");
-    cancel.cancelled().await;
+
+    let exit = loop {
+        let finished = match sync.as_mut() {
+            Some(task) => tokio::select! {
+                _ = cancel.cancelled() => break ServeExit::Shutdown,
+                finished = task => finished,
+            },
+            None => {
+                cancel.cancelled().await;
+                break ServeExit::Shutdown;
+            }
+        };
+        sync = None;
+        match finished {
+            Ok(SyncExit::NeedsBootstrap { reason }) if !config.trackers.is_empty() => {
+                tracing::warn!(%reason, "fetching a newer snapshot through the tracker while serving the current state");
+                let root = state.root_slot();
+                match fetch_newer(node, root, &cancel).await? {
+                    Some(archives) => break ServeExit::Rebootstrap(archives),
+                    None => break ServeExit::Shutdown,
+                }
+            }
+            Ok(SyncExit::NeedsBootstrap { reason }) => {
+                tracing::error!(%reason, "no --tracker to bootstrap again through; serving the current state until stopped");
+            }
+            Ok(SyncExit::Cancelled) => {}
+            Err(error) => tracing::error!(%error, "the sync task failed"),
+        }
+    };
+    cancel.cancel();
     let shutdown = async {
         if let Some(sync) = sync {
             let _ = sync.await;
+        }
+        if let Some(snapshots) = snapshots {
+            let _ = snapshots.await;
         }
         if let Some(rpc) = rpc {
             rpc.join().await;
@@ -315,12 +495,12 @@ async fn serve(
             server.join().await;
         }
     };
-    if tokio::time::timeout(std::time::Duration::from_secs(10), shutdown)
+    if tokio::time::timeout(Duration::from_secs(10), shutdown)
         .await
         .is_err()
     {
         tracing::warn!("shutdown timed out");
     }
     tracing::info!("stopped");
-    Ok(())
+    Ok(exit)
 }

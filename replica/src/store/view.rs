@@ -54,6 +54,65 @@ impl<'a> StoreView<'a> {
         super::u64_value(&bytes).ok_or_else(|| self.store.corrupt("root slot"))
     }
 
+    /// The root summary (slot, lattice hash, capitalization, accounts) this view reads.
+    pub fn root_state(&self) -> Result<super::RootState, StoreError> {
+        let read = |key: &[u8], what: &str| -> Result<Vec<u8>, StoreError> {
+            self.snapshot
+                .get_cf(self.store.cf(cf::META), key)
+                .map_err(self.store.db_error())?
+                .ok_or_else(|| self.store.corrupt(what))
+        };
+        let number = |key: &[u8], what: &str| -> Result<u64, StoreError> {
+            super::u64_value(&read(key, what)?).ok_or_else(|| self.store.corrupt(what))
+        };
+        Ok(super::RootState {
+            slot: self.root_slot()?,
+            lt_hash: snapshot_tools::archive::lt_hash::lt_hash_from_bytes(&read(
+                meta::keys::LT_HASH,
+                "accounts lattice hash",
+            )?)
+            .ok_or_else(|| self.store.corrupt("accounts lattice hash"))?,
+            capitalization: number(meta::keys::CAPITALIZATION, "capitalization")?,
+            accounts: number(meta::keys::ACCOUNT_COUNT, "account count")?,
+        })
+    }
+
+    /// A retained delta-log slot's header, as of this view.
+    pub fn delta_slot(
+        &self,
+        slot: Slot,
+    ) -> Result<Option<super::delta_log::DeltaSlotHeader>, StoreError> {
+        self.snapshot
+            .get_cf(
+                self.store.cf(cf::DELTA_LOG),
+                super::delta_log::header_key(slot),
+            )
+            .map_err(self.store.db_error())?
+            .map(|bytes| {
+                bincode::deserialize(&bytes).map_err(|_| self.store.corrupt("delta-log header"))
+            })
+            .transpose()
+    }
+
+    /// One chunk of a retained slot's records, as of this view.
+    pub fn delta_chunk(
+        &self,
+        slot: Slot,
+        chunk: u32,
+    ) -> Result<Option<Vec<super::delta_log::DeltaRecord>>, StoreError> {
+        self.snapshot
+            .get_cf(
+                self.store.cf(cf::DELTA_LOG),
+                super::delta_log::key(slot, chunk),
+            )
+            .map_err(self.store.db_error())?
+            .map(|bytes| {
+                super::delta_log::decode_chunk(&bytes)
+                    .ok_or_else(|| self.store.corrupt("delta-log chunk"))
+            })
+            .transpose()
+    }
+
     pub fn get(&self, pubkey: &Pubkey) -> Result<Option<Account>, StoreError> {
         let value = self
             .store
