@@ -5,6 +5,7 @@ pub mod bank;
 pub mod bootstrap;
 pub mod cmd;
 pub mod config;
+pub mod metrics;
 pub mod rpc;
 pub mod serve;
 pub mod snapshot;

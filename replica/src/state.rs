@@ -44,6 +44,8 @@ pub struct ReplicaState {
     /// Set when the upstream can no longer bring this replica forward (retention passed, or the
     /// state diverged): the store must be bootstrapped again from a newer snapshot.
     needs_bootstrap: RwLock<Option<String>>,
+    registry: prometheus::Registry,
+    metrics: crate::metrics::ReplicaMetrics,
 }
 
 impl ReplicaState {
@@ -53,6 +55,8 @@ impl ReplicaState {
         genesis_hash: Option<Hash>,
     ) -> Result<Self, StoreError> {
         let bank_info = store.bank_info()?;
+        let registry = prometheus::Registry::new();
+        let metrics = crate::metrics::ReplicaMetrics::new(&registry);
         Ok(Self {
             store,
             overlay: RwLock::default(),
@@ -62,6 +66,8 @@ impl ReplicaState {
             bank_info,
             changes: tokio::sync::watch::Sender::new(0),
             needs_bootstrap: RwLock::default(),
+            registry,
+            metrics,
         })
     }
 
@@ -95,6 +101,15 @@ impl ReplicaState {
         let root = self.root_slot()?;
         let tip = self.overlay.read().expect("overlay lock").confirmed_tip();
         Some(tip.map_or(root, |(slot, _)| slot.max(root)))
+    }
+
+    /// The node's Prometheus registry (replica, RPC and replication metrics).
+    pub fn registry(&self) -> &prometheus::Registry {
+        &self.registry
+    }
+
+    pub fn metrics(&self) -> &crate::metrics::ReplicaMetrics {
+        &self.metrics
     }
 
     /// Announces a change of the overlay or the root.

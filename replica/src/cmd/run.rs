@@ -385,7 +385,7 @@ async fn serve(
     cancel: CancellationToken,
 ) -> anyhow::Result<ServeExit> {
     let config = &node.config;
-    let registry = prometheus::Registry::new();
+    let registry = state.registry().clone();
     let mut listeners = Listeners::default();
     let rpc = match config.rpc.bind {
         Some(_) => Some(

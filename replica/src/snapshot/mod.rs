@@ -176,6 +176,7 @@ pub async fn run(
             .await;
             match written {
                 Ok(Ok(snapshot)) => {
+                    state.metrics().snapshots_written.inc();
                     tracing::info!(archive = %snapshot.path.display(), slot = snapshot.slot, base = ?snapshot.base_slot, accounts = snapshot.accounts, "wrote snapshot archive");
                     if snapshot.base_slot.is_none() {
                         full = Some(snapshot.slot);

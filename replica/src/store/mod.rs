@@ -483,6 +483,17 @@ impl AccountsStore {
         );
     }
 
+    /// Bytes of SST files and of memtables, over all column families.
+    pub fn size_bytes(&self) -> (u64, u64) {
+        let property = |name: &str| -> u64 {
+            cf::ALL
+                .iter()
+                .filter_map(|family| self.db.property_int_value_cf(self.cf(family), name).ok().flatten())
+                .sum()
+        };
+        (property("rocksdb.total-sst-files-size"), property("rocksdb.cur-size-all-mem-tables"))
+    }
+
     /// The delta-log header of a rooted slot, if it is retained.
     pub fn delta_slot(&self, slot: Slot) -> Result<Option<delta_log::DeltaSlotHeader>, StoreError> {
         self.db

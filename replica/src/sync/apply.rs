@@ -189,7 +189,11 @@ pub(super) fn commit_root(
             expected_lt_hash: overlay_slot.accounts_lt_hash,
         })
         .collect();
+    let timer = state.metrics().commit_seconds.start_timer();
     let stats = store.commit(&commits)?;
+    timer.observe_duration();
+    state.metrics().slots_committed.inc_by(stats.slots as u64);
+    state.metrics().accounts_applied.inc_by(stats.updates as u64);
     tracing::debug!(
         root = slot,
         slots = stats.slots,

@@ -107,6 +107,7 @@ pub async fn run(
                 return SyncExit::NeedsBootstrap { reason };
             }
             Err(error) => {
+                state.metrics().upstream_failures.inc();
                 tracing::warn!(upstream = %name, %error, retry_in = ?backoff, "upstream failed; trying the next one");
             }
         }
