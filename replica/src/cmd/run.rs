@@ -424,11 +424,21 @@ async fn serve(
             .with_context(|| format!("binding metrics on {bind}"))?;
         listeners.metrics = Some(listener.local_addr()?);
         let router = common::metrics::router(registry.clone());
-        let cancel = cancel.clone();
+        let stop = cancel.clone();
         tokio::spawn(async move {
             let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(cancel.cancelled_owned())
+                .with_graceful_shutdown(stop.cancelled_owned())
                 .await;
+        });
+        let (state, stop) = (state.clone(), cancel.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => state.metrics().refresh(&state),
+                }
+            }
         });
     }
     let snapshots = config.snapshots.enabled().then(|| {
