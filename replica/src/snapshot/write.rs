@@ -4,7 +4,7 @@
 //! state's lattice hash, so any reader can verify it.
 
 use {
-    crate::store::{AccountsStore, BankInfo, StoreError, StoreView, delta_log::DeltaRecord},
+    crate::store::{AccountsStore, BankInfo, StoreError, delta_log::DeltaRecord},
     snapshot_tools::archive::{
         AccountRecord, ArchiveFormat, ArchiveKind, ArchiveWriter, SnapshotManifest,
         manifest::{BlockhashEntry, BlockhashQueue},
@@ -53,7 +53,6 @@ pub struct WrittenSnapshot {
 
 fn manifest(
     store: &AccountsStore,
-    view: &StoreView<'_>,
     bank: &BankInfo,
     slot: Slot,
     capitalization: u64,
@@ -102,7 +101,6 @@ fn manifest(
         entries,
         max_age: BLOCKHASH_QUEUE_SLOTS as u64,
     };
-    let _ = view;
     Ok(manifest)
 }
 
@@ -167,7 +165,7 @@ pub fn write_full(
         return Err(error.into());
     }
     let accounts = spreader.writer.pushed_accounts();
-    let manifest = manifest(store, &view, &bank, root.slot, root.capitalization)?;
+    let manifest = manifest(store, &bank, root.slot, root.capitalization)?;
     let path = spreader.writer.finish(manifest, &root.lt_hash)?;
     Ok(WrittenSnapshot {
         path,
@@ -247,7 +245,7 @@ pub fn write_incremental(
         })?;
     }
     let accounts = spreader.writer.pushed_accounts();
-    let manifest = manifest(store, &view, &bank, root.slot, root.capitalization)?;
+    let manifest = manifest(store, &bank, root.slot, root.capitalization)?;
     let path = spreader.writer.finish(manifest, &root.lt_hash)?;
     Ok(WrittenSnapshot {
         path,
