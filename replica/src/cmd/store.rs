@@ -46,6 +46,9 @@ pub struct SyntheticApplyArgs {
     /// Pause between slots.
     #[arg(long, default_value_t = 0)]
     pub slot_ms: u64,
+    /// Rooted slots kept in the delta log (as `replica run`).
+    #[arg(long, default_value_t = crate::store::DEFAULT_DELTA_LOG_RETENTION_SLOTS)]
+    pub delta_log_retention_slots: u64,
 }
 
 pub fn run(command: StoreCommand) -> anyhow::Result<ExitCode> {
@@ -56,6 +59,10 @@ pub fn run(command: StoreCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn open(ledger: &std::path::Path) -> anyhow::Result<AccountsStore> {
+    open_with(ledger, StoreConfig::default())
+}
+
+fn open_with(ledger: &std::path::Path, config: StoreConfig) -> anyhow::Result<AccountsStore> {
     let path = store_path(ledger);
     anyhow::ensure!(path.exists(), "no accounts store in {}", ledger.display());
     let store = AccountsStore::open(&path, StoreConfig::default())?;
@@ -64,10 +71,7 @@ fn open(ledger: &std::path::Path) -> anyhow::Result<AccountsStore> {
     drop(store);
     Ok(AccountsStore::open(
         &path,
-        StoreConfig {
-            indexes,
-            ..StoreConfig::default()
-        },
+        StoreConfig { indexes, ..config },
     )?)
 }
 
@@ -93,13 +97,20 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn synthetic_apply(args: SyntheticApplyArgs) -> anyhow::Result<ExitCode> {
-    let store = open(&args.ledger)?;
+    let store = open_with(
+        &args.ledger,
+        StoreConfig {
+            delta_log_retention_slots: args.delta_log_retention_slots,
+            ..StoreConfig::default()
+        },
+    )?;
     let slots = workload::SyntheticSlots {
         accounts: SyntheticAccounts::new(args.seed),
         keyspace: args.keyspace,
         updates_per_slot: args.updates_per_slot,
     };
     let base = store.root_slot().context("store is not bootstrapped")?;
+    let (mut updates_applied, mut committing) = (0usize, Duration::ZERO);
     for n in 0..args.slots {
         let slot = base + n + 1;
         let writes = slots.slot(slot);
@@ -111,15 +122,23 @@ fn synthetic_apply(args: SyntheticApplyArgs) -> anyhow::Result<ExitCode> {
             block_height: None,
             block_time: None,
         };
+        let started = std::time::Instant::now();
         let stats = store.commit(&[SlotCommit {
             meta,
             updates: &updates,
             expected_lt_hash: None,
         }])?;
+        committing += started.elapsed();
+        updates_applied += updates.len();
         println!("committed {slot} {}", stats.lt_hashes[0].1);
         if args.slot_ms > 0 {
             std::thread::sleep(Duration::from_millis(args.slot_ms));
         }
     }
+    eprintln!(
+        "committed {updates_applied} updates in {:.3} s: {:.0} updates/s",
+        committing.as_secs_f64(),
+        updates_applied as f64 / committing.as_secs_f64().max(1e-9)
+    );
     Ok(ExitCode::SUCCESS)
 }

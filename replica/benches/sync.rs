@@ -1,0 +1,220 @@
+//! Replication throughput (figures, not a test). Run in release:
+//!
+//!     cargo bench -p replica --bench sync -- [--accounts 1000000] [--slots 100] [--updates 2000]
+//!
+//! An upstream serving rooted slots of token-account-sized writes (the replication server over
+//! an in-memory source, on QUIC loopback) and a replica following it with the real sync task:
+//! fetch, overlay, verified atomic root commits into a RocksDB store. Reported: account updates/s
+//! and MB/s of records, and in the same run the raw QUIC stream throughput of the same transport
+//! configuration.
+
+use {
+    bytes::Bytes,
+    replica::{
+        state::ReplicaState,
+        store::{
+            AccountsStore, SlotCommit, SlotMeta, StoreConfig,
+            bulk::{BulkLoadOptions, bulk_load},
+            workload,
+        },
+        sync::{self, SyncConfig},
+    },
+    replication_proto::{
+        AccountRecord, SlotInfo, SlotStatus,
+        source::MemorySlotSource,
+        transport::{
+            ClientAllowlist, QuicConfig, ReplicationServer, ReplicationServerConfig, Upstream,
+            identity_pubkey, tls,
+        },
+    },
+    snapshot_tools::{
+        archive::{ArchiveFormat, SnapshotChain},
+        synthetic::SyntheticAccounts,
+    },
+    solana_hash::Hash,
+    solana_keypair::Keypair,
+    std::{
+        path::Path,
+        sync::Arc,
+        time::{Duration, Instant},
+    },
+    tokio_util::sync::CancellationToken,
+};
+
+const SEED: u64 = 13;
+const BASE: u64 = 1_000;
+
+fn load(dir: &Path, name: &str, archive: &Path) -> AccountsStore {
+    let path = dir.join(name);
+    let options = BulkLoadOptions {
+        progress_bar: false,
+        ..BulkLoadOptions::default()
+    };
+    bulk_load(
+        &path,
+        &SnapshotChain::new(archive, None).unwrap(),
+        &StoreConfig::default(),
+        &options,
+    )
+    .unwrap();
+    AccountsStore::open(&path, StoreConfig::default()).unwrap()
+}
+
+async fn raw_quic(mib: usize) -> f64 {
+    let quic = QuicConfig::default();
+    let server_key = Keypair::new();
+    let server = quinn::Endpoint::server(
+        tls::quinn_server_config(&server_key, &quic).unwrap(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .unwrap();
+    let addr = server.local_addr().unwrap();
+    let sink = tokio::spawn(async move {
+        let connection = server.accept().await.unwrap().await.unwrap();
+        let mut stream = connection.accept_uni().await.unwrap();
+        let mut total = 0usize;
+        while let Some(chunk) = stream.read_chunk(usize::MAX, true).await.unwrap() {
+            total += chunk.bytes.len();
+        }
+        connection.close(0u32.into(), b"done");
+        total
+    });
+    let client = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    let config =
+        tls::quinn_client_config(&Keypair::new(), identity_pubkey(&server_key), &quic).unwrap();
+    let connection = client
+        .connect_with(config, addr, "solana-replica")
+        .unwrap()
+        .await
+        .unwrap();
+    let chunk = Bytes::from(vec![0xa5u8; 64 << 10]);
+    let started = Instant::now();
+    let mut stream = connection.open_uni().await.unwrap();
+    for _ in 0..mib * 16 {
+        stream.write_chunk(chunk.clone()).await.unwrap();
+    }
+    stream.finish().unwrap();
+    let total = sink.await.unwrap();
+    assert_eq!(total, mib << 20);
+    total as f64 / started.elapsed().as_secs_f64() / 1e6
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (mut accounts, mut slots, mut updates) = (1_000_000u64, 100u64, 2_000usize);
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .expect("a value")
+                .parse::<u64>()
+                .expect("a number")
+        };
+        match arg.as_str() {
+            "--accounts" => accounts = value(),
+            "--slots" => slots = value(),
+            "--updates" => updates = value() as usize,
+            _ => {}
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    println!(
+        "machine: {} cores; store of {accounts} accounts, {slots} slots × {updates} writes",
+        std::thread::available_parallelism().unwrap()
+    );
+    let archive = SyntheticAccounts::new(SEED)
+        .write_archive(dir.path(), accounts, BASE, ArchiveFormat::TarZstd)
+        .unwrap();
+    let reference = load(dir.path(), "reference", &archive);
+    let follower = load(dir.path(), "follower", &archive);
+
+    // The upstream's slots, with the state hash after each from a reference store.
+    let workload = workload::SyntheticSlots {
+        accounts: SyntheticAccounts::new(SEED),
+        keyspace: accounts,
+        updates_per_slot: updates,
+    };
+    let source = Arc::new(MemorySlotSource::new());
+    source.set_first_available_slot(BASE + 1);
+    let mut bytes = 0usize;
+    let mut count = 0usize;
+    for slot in BASE + 1..=BASE + slots {
+        let writes = workload.slot(slot);
+        let blockhash = Hash::new_from_array(*blake3::hash(&slot.to_le_bytes()).as_bytes());
+        let meta = SlotMeta {
+            slot,
+            parent: slot - 1,
+            blockhash,
+            block_height: Some(slot),
+            block_time: None,
+        };
+        let stats = reference
+            .commit(&[SlotCommit {
+                meta,
+                updates: &workload::as_updates(&writes),
+                expected_lt_hash: None,
+            }])
+            .unwrap();
+        let records: Vec<AccountRecord> = writes
+            .iter()
+            .map(|(_, account)| AccountRecord {
+                pubkey: account.pubkey,
+                lamports: account.lamports,
+                owner: account.owner,
+                executable: account.executable,
+                rent_epoch: account.rent_epoch,
+                data: account.data.clone(),
+            })
+            .collect();
+        bytes += records
+            .iter()
+            .map(AccountRecord::encoded_len)
+            .sum::<usize>();
+        count += records.len();
+        let info = SlotInfo {
+            slot,
+            parent: slot - 1,
+            blockhash,
+            status: SlotStatus::Rooted,
+            block_height: Some(slot),
+            block_time: None,
+        };
+        source.insert_slot(info, records, Some(stats.lt_hashes[0].1));
+    }
+    let expected = reference.root().unwrap();
+    drop(reference);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let raw = raw_quic(512).await;
+        let cancel = CancellationToken::new();
+        let server_key = Keypair::new();
+        let server_identity = identity_pubkey(&server_key);
+        let config = ReplicationServerConfig::new(server_key, "127.0.0.1:0".parse().unwrap(), ClientAllowlist::AllowAny);
+        let server = ReplicationServer::spawn(config, source.clone(), cancel.clone()).unwrap();
+        let state = Arc::new(ReplicaState::new(Arc::new(follower), solana_pubkey::Pubkey::new_unique(), None).unwrap());
+        let started = Instant::now();
+        let task = tokio::spawn(sync::run(
+            state.clone(),
+            Arc::new(Keypair::new()),
+            SyncConfig::new(vec![Upstream { addr: server.local_addr(), identity: server_identity }]),
+            cancel.clone(),
+        ));
+        let mut changes = state.subscribe_changes();
+        while state.root_slot() < Some(BASE + slots) {
+            let _ = tokio::time::timeout(Duration::from_millis(100), changes.changed()).await;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        assert_eq!(state.store().root().unwrap(), expected, "the follower's state equals the reference");
+        cancel.cancel();
+        let _ = task.await;
+        println!(
+            "sync: {count} account updates in {elapsed:.2}s = {:.0} updates/s, {:.1} MB/s of records (verified state hash per slot) | raw QUIC stream {raw:.0} MB/s",
+            count as f64 / elapsed,
+            bytes as f64 / elapsed / 1e6
+        );
+    });
+}
