@@ -43,7 +43,10 @@ pub struct ReplicaMetrics {
     needs_bootstrap: IntGauge,
 }
 
-fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, collector: T) -> T {
+fn register<T: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    collector: T,
+) -> T {
     // A second replica state in one process (tests) registers again; keep the first.
     let _ = registry.register(Box::new(collector.clone()));
     collector
@@ -51,31 +54,61 @@ fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registr
 
 impl ReplicaMetrics {
     pub fn new(registry: &Registry) -> Self {
-        let gauge = |name: &str, help: &str| register(registry, IntGauge::with_opts(Opts::new(name, help)).expect("valid gauge"));
-        let counter = |name: &str, help: &str| register(registry, IntCounter::with_opts(Opts::new(name, help)).expect("valid counter"));
+        let gauge = |name: &str, help: &str| {
+            register(
+                registry,
+                IntGauge::with_opts(Opts::new(name, help)).expect("valid gauge"),
+            )
+        };
+        let counter = |name: &str, help: &str| {
+            register(
+                registry,
+                IntCounter::with_opts(Opts::new(name, help)).expect("valid counter"),
+            )
+        };
         Self {
             commit_seconds: register(
                 registry,
                 Histogram::with_opts(
-                    HistogramOpts::new(COMMIT_SECONDS, "Time to commit a rooted chain to the store")
-                        .buckets(prometheus::exponential_buckets(0.0005, 2.0, 16).expect("valid buckets")),
+                    HistogramOpts::new(
+                        COMMIT_SECONDS,
+                        "Time to commit a rooted chain to the store",
+                    )
+                    .buckets(
+                        prometheus::exponential_buckets(0.0005, 2.0, 16).expect("valid buckets"),
+                    ),
                 )
                 .expect("valid histogram"),
             ),
             slots_committed: counter(SLOTS_COMMITTED, "Rooted slots committed to the store"),
             accounts_applied: counter(ACCOUNTS_APPLIED, "Account writes and deletions committed"),
             slots_fetched: counter(SLOTS_FETCHED, "Confirmed slots fetched from the upstream"),
-            upstream_failures: counter(UPSTREAM_FAILURES, "Upstream connections or exchanges that failed"),
+            upstream_failures: counter(
+                UPSTREAM_FAILURES,
+                "Upstream connections or exchanges that failed",
+            ),
             snapshots_written: counter(SNAPSHOTS_WRITTEN, "Snapshot archives this replica wrote"),
             root_slot: gauge(ROOT_SLOT, "Slot of the rooted store"),
             confirmed_slot: gauge(CONFIRMED_SLOT, "Slot of the confirmed view"),
-            upstream_confirmed_slot: gauge(UPSTREAM_CONFIRMED_SLOT, "Newest confirmed slot the upstream reported"),
-            slots_behind: gauge(SLOTS_BEHIND, "Upstream confirmed slot minus this replica's confirmed slot"),
-            overlay_slots: gauge(OVERLAY_SLOTS, "Confirmed slots held in memory above the root"),
+            upstream_confirmed_slot: gauge(
+                UPSTREAM_CONFIRMED_SLOT,
+                "Newest confirmed slot the upstream reported",
+            ),
+            slots_behind: gauge(
+                SLOTS_BEHIND,
+                "Upstream confirmed slot minus this replica's confirmed slot",
+            ),
+            overlay_slots: gauge(
+                OVERLAY_SLOTS,
+                "Confirmed slots held in memory above the root",
+            ),
             accounts: gauge(ACCOUNTS, "Accounts in the rooted store"),
             store_sst_bytes: gauge(STORE_SST_BYTES, "Bytes of the store's SST files"),
             store_memtable_bytes: gauge(STORE_MEMTABLE_BYTES, "Bytes of the store's memtables"),
-            needs_bootstrap: gauge(NEEDS_BOOTSTRAP, "1 when the upstream cannot bring this replica forward"),
+            needs_bootstrap: gauge(
+                NEEDS_BOOTSTRAP,
+                "1 when the upstream cannot bring this replica forward",
+            ),
         }
     }
 
@@ -86,16 +119,22 @@ impl ReplicaMetrics {
         let confirmed = state.confirmed_slot().unwrap_or(root);
         self.root_slot.set(as_gauge(root));
         self.confirmed_slot.set(as_gauge(confirmed));
-        let upstream = state.upstream().map(|upstream| upstream.confirmed_slot).unwrap_or_default();
+        let upstream = state
+            .upstream()
+            .map(|upstream| upstream.confirmed_slot)
+            .unwrap_or_default();
         self.upstream_confirmed_slot.set(as_gauge(upstream));
-        self.slots_behind.set(as_gauge(upstream.saturating_sub(confirmed)));
-        self.overlay_slots.set(state.overlay().read().expect("overlay lock").len() as i64);
+        self.slots_behind
+            .set(as_gauge(upstream.saturating_sub(confirmed)));
+        self.overlay_slots
+            .set(state.overlay().read().expect("overlay lock").len() as i64);
         if let Some(root) = state.store().root() {
             self.accounts.set(as_gauge(root.accounts));
         }
         let (sst, memtables) = state.store().size_bytes();
         self.store_sst_bytes.set(as_gauge(sst));
         self.store_memtable_bytes.set(as_gauge(memtables));
-        self.needs_bootstrap.set(i64::from(state.needs_bootstrap().is_some()));
+        self.needs_bootstrap
+            .set(i64::from(state.needs_bootstrap().is_some()));
     }
 }

@@ -332,6 +332,8 @@ mod tests {
         rand::{Rng, SeedableRng},
     };
 
+    type Records = Vec<(Vec<u8>, Vec<u8>)>;
+
     fn sorted_all(run_limit: usize, records: &[(Vec<u8>, Vec<u8>)]) -> (Records, usize) {
         let dir = tempfile::tempdir().unwrap();
         let mut sorter = ExternalSorter::new(dir.path(), run_limit);

@@ -20,6 +20,11 @@ pub const DEFAULT_HEALTH_CHECK_SLOT_DISTANCE: u64 = 128;
 pub const DEFAULT_SCAN_RESULTS_LIMIT_MB: u64 = 1024;
 /// Blocking store reads in flight at once (point reads, small scans); more wait.
 pub const DEFAULT_BLOCKING_THREADS: usize = 16;
+/// Reader threads for point reads (getAccountInfo, getMultipleAccounts, getBalance): each takes
+/// queued requests in batches and answers them from one snapshot.
+pub const DEFAULT_POINT_READ_THREADS: usize = 2;
+/// Point reads queued before callers wait (backpressure, ~1 ms of work at full rate).
+pub const DEFAULT_POINT_READ_QUEUE: usize = 4096;
 /// Scans (getProgramAccounts, token scans, getLargestAccounts, getSupply) in flight at once;
 /// each holds a RocksDB snapshot and a thread until its response is written.
 pub const DEFAULT_MAX_CONCURRENT_SCANS: usize = 4;
@@ -40,6 +45,10 @@ pub struct RpcConfig {
     pub accounts_index_scan_results_limit_mb: u64,
     /// Blocking store reads in flight at once.
     pub blocking_threads: usize,
+    /// Reader threads for point reads.
+    pub point_read_threads: usize,
+    /// Point reads queued for the reader threads before callers wait.
+    pub point_read_queue: usize,
     /// Scans in flight at once.
     pub max_concurrent_scans: usize,
     /// Full node that answers methods outside the account subset (blocks, transactions,
@@ -63,6 +72,8 @@ impl Default for RpcConfig {
             health_check_slot_distance: DEFAULT_HEALTH_CHECK_SLOT_DISTANCE,
             accounts_index_scan_results_limit_mb: DEFAULT_SCAN_RESULTS_LIMIT_MB,
             blocking_threads: DEFAULT_BLOCKING_THREADS,
+            point_read_threads: DEFAULT_POINT_READ_THREADS,
+            point_read_queue: DEFAULT_POINT_READ_QUEUE,
             max_concurrent_scans: DEFAULT_MAX_CONCURRENT_SCANS,
             fallback: None,
             legacy_rpc: false,
@@ -107,6 +118,9 @@ pub struct RpcArgs {
     /// Scans in flight at once [default: 4].
     #[arg(long, value_name = "N")]
     pub rpc_max_concurrent_scans: Option<usize>,
+    /// Reader threads for getAccountInfo, getMultipleAccounts and getBalance [default: 2].
+    #[arg(long, value_name = "N")]
+    pub rpc_point_read_threads: Option<usize>,
     /// Forward methods outside the account subset to this full node (http(s) URL).
     #[arg(long, value_name = "URL")]
     pub rpc_fallback: Option<String>,
@@ -140,6 +154,7 @@ impl RpcArgs {
             self.rpc_max_request_body_size,
         );
         set(&mut config.blocking_threads, self.rpc_blocking_threads);
+        set(&mut config.point_read_threads, self.rpc_point_read_threads);
         set(
             &mut config.max_concurrent_scans,
             self.rpc_max_concurrent_scans,

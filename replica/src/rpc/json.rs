@@ -3,11 +3,7 @@
 //! keep their decimal point. These helpers write that form directly, independent of
 //! serde_json's map feature flags.
 
-use {
-    serde::Serialize,
-    serde_json::Value,
-    std::io::Write,
-};
+use {serde::Serialize, serde_json::Value, std::io::Write};
 
 /// Writes `value` with every object's keys sorted.
 pub(crate) fn write_sorted(out: &mut Vec<u8>, value: &Value) {
@@ -82,7 +78,8 @@ mod tests {
 
     #[test]
     fn keys_are_sorted_and_floats_keep_their_point() {
-        let value = json!({"value": {"space": 1, "data": [1.0, 7.0], "apiVersion": "x"}, "context": 0.15});
+        let value =
+            json!({"value": {"space": 1, "data": [1.0, 7.0], "apiVersion": "x"}, "context": 0.15});
         let mut out = Vec::new();
         write_sorted(&mut out, &value);
         assert_eq!(

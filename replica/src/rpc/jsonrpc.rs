@@ -48,19 +48,14 @@ impl Visitor<'_> for VersionVisitor {
 }
 
 /// A request id: u64, string or null, echoed with its type.
-#[derive(Debug, PartialEq, Clone, Eq, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[serde(untagged)]
 pub(crate) enum Id {
+    #[default]
     Null,
     Num(u64),
     Str(String),
-}
-
-impl Default for Id {
-    fn default() -> Self {
-        Self::Null
-    }
 }
 
 impl Id {
@@ -129,6 +124,7 @@ pub(crate) struct Notification {
 #[serde(untagged)]
 pub(crate) enum Call {
     MethodCall(MethodCall),
+    #[allow(dead_code)]
     Notification(Notification),
     Invalid {
         #[serde(default)]
@@ -220,10 +216,9 @@ pub(crate) async fn handle(ctx: &Arc<RpcContext>, body: &str) -> ResponseBody {
             }
         }
         Request::Batch(calls) => {
-            let outputs = futures::future::join_all(
-                calls.into_iter().map(|call| call_output(ctx, call)),
-            )
-            .await;
+            let outputs =
+                futures::future::join_all(calls.into_iter().map(|call| call_output(ctx, call)))
+                    .await;
             let mut first = true;
             for output in outputs.into_iter().flatten() {
                 writer.extend(if first { b"[" } else { b"," });
@@ -343,10 +338,7 @@ mod tests {
         }
         assert!(matches!(parse("[]").unwrap(), Request::Batch(calls) if calls.is_empty()));
         assert_eq!(
-            format!(
-                "{:?}",
-                serde_json::from_str::<Params>(r#"[{}]"#).unwrap()
-            ),
+            format!("{:?}", serde_json::from_str::<Params>(r#"[{}]"#).unwrap()),
             "Array([Object {}])"
         );
     }

@@ -15,6 +15,8 @@ pub(crate) const REQUEST_DURATION_SECONDS: &str = "replica_rpc_request_duration_
 pub(crate) const SCANS_STREAMED_TOTAL: &str = "replica_rpc_scans_streamed_total";
 /// Blocking tasks (store reads and scans) running or waiting for a permit.
 pub(crate) const BLOCKING_QUEUE_LEN: &str = "replica_rpc_blocking_queue_len";
+/// Point reads queued for the reader threads.
+pub(crate) const POINT_READ_QUEUE_LEN: &str = "replica_rpc_point_read_queue_len";
 
 #[derive(Debug, Clone)]
 pub(crate) struct RpcMetrics {
@@ -23,6 +25,7 @@ pub(crate) struct RpcMetrics {
     pub(crate) duration: HistogramVec,
     pub(crate) scans_streamed: IntCounter,
     pub(crate) blocking_queue_len: IntGauge,
+    pub(crate) point_read_queue_len: IntGauge,
 }
 
 impl RpcMetrics {
@@ -36,16 +39,20 @@ impl RpcMetrics {
             )
             .expect("valid metric"),
             errors: IntCounterVec::new(
-                Opts::new(ERRORS_TOTAL, "Failed JSON-RPC calls by method and error code"),
+                Opts::new(
+                    ERRORS_TOTAL,
+                    "Failed JSON-RPC calls by method and error code",
+                ),
                 &["method", "code"],
             )
             .expect("valid metric"),
             duration: HistogramVec::new(
-                HistogramOpts::new(REQUEST_DURATION_SECONDS, "JSON-RPC call latency")
-                    .buckets(vec![
+                HistogramOpts::new(REQUEST_DURATION_SECONDS, "JSON-RPC call latency").buckets(
+                    vec![
                         0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                         0.25, 0.5, 1.0, 2.5, 10.0,
-                    ]),
+                    ],
+                ),
                 &["method"],
             )
             .expect("valid metric"),
@@ -59,6 +66,11 @@ impl RpcMetrics {
                 "Blocking JSON-RPC tasks running or waiting",
             )
             .expect("valid metric"),
+            point_read_queue_len: IntGauge::new(
+                POINT_READ_QUEUE_LEN,
+                "Point reads queued for the JSON-RPC reader threads",
+            )
+            .expect("valid metric"),
         };
         for collector in [
             Box::new(metrics.requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -66,6 +78,7 @@ impl RpcMetrics {
             Box::new(metrics.duration.clone()),
             Box::new(metrics.scans_streamed.clone()),
             Box::new(metrics.blocking_queue_len.clone()),
+            Box::new(metrics.point_read_queue_len.clone()),
         ] {
             if let Err(error) = registry.register(collector) {
                 tracing::debug!(%error, "JSON-RPC metric already registered");

@@ -21,7 +21,10 @@ impl Methods {
     /// Registers `method` under `name`; names are unique by construction.
     pub(crate) fn add(&mut self, name: &'static str, method: Method) {
         let previous = self.table.insert(name, method);
-        assert!(previous.is_none(), "JSON-RPC method {name} registered twice");
+        assert!(
+            previous.is_none(),
+            "JSON-RPC method {name} registered twice"
+        );
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<(&'static str, Method)> {
@@ -30,6 +33,7 @@ impl Methods {
             .map(|(name, method)| (*name, *method))
     }
 
+    #[cfg(test)]
     pub(crate) fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.table.keys().copied()
     }

@@ -47,10 +47,6 @@ pub(crate) struct ResponseBody {
 }
 
 impl ResponseBody {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.parts.is_empty()
-    }
-
     /// The whole body, when nothing is streamed.
     pub(crate) fn into_buffered(mut self) -> Result<Bytes, Self> {
         match self.parts.as_slice() {

@@ -193,7 +193,10 @@ pub(super) fn commit_root(
     let stats = store.commit(&commits)?;
     timer.observe_duration();
     state.metrics().slots_committed.inc_by(stats.slots as u64);
-    state.metrics().accounts_applied.inc_by(stats.updates as u64);
+    state
+        .metrics()
+        .accounts_applied
+        .inc_by(stats.updates as u64);
     tracing::debug!(
         root = slot,
         slots = stats.slots,
