@@ -35,8 +35,20 @@ impl Node {
         format!("{}={}", self.field("replication"), self.field("identity"))
     }
 
+    /// Its JSON-RPC client, at the address of its newest ready file (a replica that bootstraps
+    /// again in-process binds its listeners anew).
     pub fn rpc(&self) -> RpcClient {
-        RpcClient::new(&format!("http://{}/", self.field("rpc")))
+        let ready =
+            std::fs::read_to_string(self.dir.join(format!("{}.ready", self.process.name())))
+                .ok()
+                .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+                .unwrap_or_else(|| self.ready.clone());
+        RpcClient::new(&format!(
+            "http://{}/",
+            ready["rpc"]
+                .as_str()
+                .expect("ready file with an rpc address")
+        ))
     }
 
     pub fn log(&self) -> String {
@@ -224,10 +236,18 @@ pub fn sim_finished(sim: &Node) -> (u64, String) {
         .expect("the simulator rooted slots")
 }
 
-/// `getReplicaStatus` of a node, or `None` if it does not answer.
+/// `getReplicaStatus` of a node, or `None` if it does not answer (yet).
 pub fn status(node: &Node) -> Option<Value> {
-    let response = node.rpc().call("getReplicaStatus", Value::Null);
-    response.get("result").cloned()
+    let client = node.rpc();
+    let response = client
+        .http()
+        .post(client.url())
+        .header("content-type", "application/json")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"getReplicaStatus"}"#)
+        .send()
+        .ok()?;
+    let body: Value = response.json().ok()?;
+    body.get("result").cloned()
 }
 
 /// Waits until the node's root reaches `slot`, then returns its `accountsLtHash` there.

@@ -71,13 +71,13 @@ fn haproxy_keeps_answering_when_a_replica_dies() {
         "the example config must be valid: {}",
         String::from_utf8_lossy(&check.stderr)
     );
-    let _haproxy = Killed(
+    let mut running = Killed(
         Command::new(&binary)
             .arg("-db")
             .arg("-f")
             .arg(&path)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("haproxy.err")).unwrap())
             .spawn()
             .unwrap(),
     );
@@ -98,6 +98,12 @@ fn haproxy_keeps_answering_when_a_replica_dies() {
     // HAProxy is up once a request goes through.
     let deadline = Instant::now() + Duration::from_secs(30);
     while balance().is_none() {
+        if let Some(status) = running.0.try_wait().unwrap() {
+            panic!(
+                "HAProxy exited ({status}): {}",
+                std::fs::read_to_string(dir.path().join("haproxy.err")).unwrap_or_default()
+            );
+        }
         assert!(Instant::now() < deadline, "HAProxy did not start answering");
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -174,7 +174,10 @@ fn an_identity_not_on_the_allowlist_is_refused() {
         &["--snapshot", &snapshot, "--upstream", &sim.upstream()],
     );
     cluster::wait_for("the refusal", Duration::from_secs(60), || {
-        refused.log().contains("not allowed").then_some(())
+        refused
+            .log()
+            .contains("not on the upstream's allowlist")
+            .then_some(())
     });
     let status = cluster::status(&refused).unwrap();
     assert_eq!(
