@@ -9,7 +9,7 @@ use {
 };
 
 const DEFAULT_BLOCK_CACHE_MB: usize = 256;
-const DEFAULT_SORT_MEMORY_MB: usize = 512;
+const DEFAULT_SORT_MEMORY_MB: usize = 1024;
 const DEFAULT_BACKGROUND_JOBS: i32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -138,6 +138,7 @@ impl ExternalSorter {
                 arena: std::mem::take(&mut self.arena),
                 index: std::mem::take(&mut self.index),
                 next: 0,
+                key: Vec::new(),
             });
         }
         let mut sorted = SortedRecords {
@@ -228,6 +229,8 @@ enum Source {
         index: Vec<(u64, usize)>,
         /// Index of the current record plus one (0 = before the first).
         next: usize,
+        /// The current record's key, copied so that heap comparisons stay in cache.
+        key: Vec<u8>,
     },
 }
 
@@ -235,17 +238,36 @@ impl Source {
     fn advance(&mut self) -> io::Result<bool> {
         match self {
             Source::File(reader) => reader.advance(),
-            Source::Memory { index, next, .. } => {
+            Source::Memory {
+                arena,
+                index,
+                next,
+                key,
+            } => {
                 *next += 1;
-                Ok(*next <= index.len())
+                if *next > index.len() {
+                    return Ok(false);
+                }
+                key.clear();
+                key.extend_from_slice(record_at(arena, index[*next - 1].1).0);
+                Ok(true)
             }
+        }
+    }
+
+    fn key(&self) -> &[u8] {
+        match self {
+            Source::File(reader) => &reader.key,
+            Source::Memory { key, .. } => key,
         }
     }
 
     fn record(&self) -> (&[u8], &[u8]) {
         match self {
             Source::File(reader) => (&reader.key, &reader.value),
-            Source::Memory { arena, index, next } => record_at(arena, index[*next - 1].1),
+            Source::Memory {
+                arena, index, next, ..
+            } => record_at(arena, index[*next - 1].1),
         }
     }
 }
@@ -263,7 +285,7 @@ pub struct SortedRecords {
 
 impl SortedRecords {
     fn less(&self, a: usize, b: usize) -> bool {
-        self.sources[a].record().0.cmp(self.sources[b].record().0) == Ordering::Less
+        self.sources[a].key().cmp(self.sources[b].key()) == Ordering::Less
     }
 
     fn heap_push(&mut self, source: usize) {

@@ -8,7 +8,8 @@
 
 use {
     super::{
-        AccountsStore, IndexKind, RootState, StoreConfig, StoreError, cf, encode_into, meta,
+        AccountRef, AccountsStore, IndexKind, RootState, StoreConfig, StoreError, cf, encode_into,
+        meta,
         meta::{BankInfo, SlotMeta, SnapshotOrigin},
         write_root_state,
     },
@@ -28,6 +29,9 @@ use {
     },
 };
 
+/// Memory for a bootstrap's external sorts: keeps the peak of a 5 M-account load near 1.3 GiB.
+pub const DEFAULT_BULK_SORT_MEMORY: usize = 1 << 30;
+
 #[derive(Debug, Clone)]
 pub struct BulkLoadOptions {
     /// Check the computed lattice hash against the archive name and manifest.
@@ -44,7 +48,7 @@ impl Default for BulkLoadOptions {
     fn default() -> Self {
         Self {
             verify: true,
-            sort_memory: snapshot_tools::archive::chain::DEFAULT_SORT_MEMORY,
+            sort_memory: DEFAULT_BULK_SORT_MEMORY,
             sst_file_bytes: 256 << 20,
             progress_bar: true,
         }
@@ -162,6 +166,9 @@ impl<'a> SstSink<'a> {
     }
 }
 
+/// The SST files written for one index column family.
+type IndexSsts = (IndexKind, Vec<PathBuf>);
+
 /// Index entries of a bulk load, grouped by (index kind, index key). Accounts arrive in pubkey
 /// order, so each group's pubkeys are already sorted and only the distinct index keys need
 /// sorting: no comparison sort over the entries. Past the memory budget, the groups are written
@@ -237,33 +244,79 @@ impl IndexCollector {
         run.finish()
     }
 
-    /// Calls `emit` with every entry (`tag ‖ index key ‖ pubkey`) in key order.
-    fn drain(
+    /// Writes every entry into SST files, one set per index kind, and returns them with the
+    /// entry count. Without spills the kinds are written in parallel; otherwise the merged runs
+    /// are written in key order.
+    fn write_ssts(
         mut self,
-        mut emit: impl FnMut(&[u8; 65]) -> Result<(), BulkLoadError>,
-    ) -> Result<u64, BulkLoadError> {
+        options: &[rocksdb::Options],
+        dir: &Path,
+        file_bytes: u64,
+    ) -> Result<(Vec<IndexSsts>, u64), BulkLoadError> {
         let io = |source| BulkLoadError::Io {
             path: PathBuf::from("index sort"),
             source,
         };
-        let mut key = [0u8; 65];
+        let entries = self.entries;
+        let mut written = Vec::new();
         if self.sorter.spilled_runs() == 0 {
-            for (group, members) in self.sorted_groups() {
-                key[..33].copy_from_slice(&group);
-                for member in members {
-                    key[33..].copy_from_slice(&member);
-                    emit(&key)?;
-                }
+            let groups = self.sorted_groups();
+            let results: Vec<Result<IndexSsts, BulkLoadError>> = std::thread::scope(|scope| {
+                let tasks: Vec<_> = IndexKind::ALL
+                    .into_iter()
+                    .map(|kind| {
+                        let start = groups.partition_point(|(group, _)| group[0] < kind.tag());
+                        let end = groups.partition_point(|(group, _)| group[0] <= kind.tag());
+                        let slice = &groups[start..end];
+                        let options = &options[kind as usize];
+                        scope.spawn(move || {
+                            let mut sink = SstSink::new(options, dir, kind.cf_name(), file_bytes);
+                            let mut key = [0u8; 64];
+                            for (group, members) in slice {
+                                key[..32].copy_from_slice(&group[1..]);
+                                for member in members {
+                                    key[32..].copy_from_slice(member);
+                                    sink.put(&key, &[])?;
+                                }
+                            }
+                            Ok((kind, sink.finish()?))
+                        })
+                    })
+                    .collect();
+                tasks
+                    .into_iter()
+                    .map(|task| task.join().expect("index SST writer panicked"))
+                    .collect()
+            });
+            for result in results {
+                written.push(result?);
             }
-            return Ok(self.entries);
+            return Ok((written, entries));
         }
         self.spill().map_err(io)?;
         let mut sorted = self.sorter.finish().map_err(io)?;
+        let mut current: Option<(IndexKind, SstSink<'_>)> = None;
         while let Some((entry, _)) = sorted.next().map_err(io)? {
-            key.copy_from_slice(entry);
-            emit(&key)?;
+            let kind = IndexKind::from_tag(entry[0]).expect("tags written by the collector");
+            if current.as_ref().is_none_or(|(open, _)| *open != kind) {
+                if let Some((open, sink)) = current.take() {
+                    written.push((open, sink.finish()?));
+                }
+                current = Some((
+                    kind,
+                    SstSink::new(&options[kind as usize], dir, kind.cf_name(), file_bytes),
+                ));
+            }
+            current
+                .as_mut()
+                .expect("set above")
+                .1
+                .put(&entry[1..], &[])?;
         }
-        Ok(self.entries)
+        if let Some((open, sink)) = current.take() {
+            written.push((open, sink.finish()?));
+        }
+        Ok((written, entries))
     }
 }
 
@@ -340,11 +393,12 @@ fn load_into_staging(
     let uncompressed = |name: &str| {
         let mut options = cf::cf_options(name, &cache);
         options.set_compression_type(rocksdb::DBCompressionType::None);
+        options.set_bottommost_compression_type(rocksdb::DBCompressionType::None);
         options
     };
     let accounts_options = uncompressed(cf::ACCOUNTS);
     let mut chain_options = ChainOptions::new(work_dir);
-    chain_options.sort_memory = options.sort_memory * 2 / 3;
+    chain_options.sort_memory = options.sort_memory * 3 / 5;
     let versions_read = chain_options.versions_read.clone();
     let accounts_written = Arc::new(AtomicU64::new(0));
     let progress = Progress::start(
@@ -353,7 +407,7 @@ fn load_into_staging(
         accounts_written.clone(),
     );
 
-    let mut index_collector = IndexCollector::new(work_dir, options.sort_memory / 3);
+    let mut index_collector = IndexCollector::new(work_dir, options.sort_memory * 2 / 5);
     let mut first_account_at = None;
     let (batch_sender, batch_receiver) = mpsc::sync_channel::<Vec<u8>>(4);
     let (summary, account_files) = std::thread::scope(|scope| {
@@ -366,27 +420,45 @@ fn load_into_staging(
                     "accounts",
                     options.sst_file_bytes,
                 );
+                // This thread also collects the index entries: the merge thread is the busier.
                 for batch in batch_receiver.iter() {
                     let mut at = 0;
                     while at < batch.len() {
                         let len = u32::from_le_bytes(
                             batch[at + 32..at + 36].try_into().expect("4 bytes"),
                         ) as usize;
-                        sink.put(&batch[at..at + 32], &batch[at + 36..at + 36 + len])?;
+                        let (key, value) = (&batch[at..at + 32], &batch[at + 36..at + 36 + len]);
+                        sink.put(key, value)?;
+                        let account = AccountRef::decode(value).expect("encoded above");
+                        let pubkey = solana_pubkey::Pubkey::new_from_array(
+                            key.try_into().expect("32 bytes"),
+                        );
+                        for (kind, index_key) in IndexKind::ALL
+                            .into_iter()
+                            .zip(config.indexes.entries(&account.owner(), account.data()))
+                        {
+                            if let Some(index_key) = index_key {
+                                index_collector
+                                    .push(kind, &index_key, &pubkey)
+                                    .map_err(io_error(work_dir))?;
+                            }
+                        }
                         at += 36 + len;
                     }
                 }
-                sink.finish()
+                Ok::<_, BulkLoadError>((sink.finish()?, index_collector))
             })
             .expect("spawn the SST writer thread");
 
         let mut batch = Vec::with_capacity(ACCOUNT_BATCH_BYTES);
-        let mut value = Vec::new();
         let summary = read_chain(chain, &chain_options, |record| {
             first_account_at.get_or_insert_with(Instant::now);
-            value.clear();
+            // `[pubkey][value_len][value]`, the value encoded in place.
+            batch.extend_from_slice(record.pubkey.as_ref());
+            let length_at = batch.len();
+            batch.extend_from_slice(&[0; 4]);
             encode_into(
-                &mut value,
+                &mut batch,
                 record.lamports,
                 record.rent_epoch,
                 &record.owner,
@@ -394,9 +466,8 @@ fn load_into_staging(
                 record.slot,
                 record.data,
             );
-            batch.extend_from_slice(record.pubkey.as_ref());
-            batch.extend_from_slice(&(value.len() as u32).to_le_bytes());
-            batch.extend_from_slice(&value);
+            let value_len = (batch.len() - length_at - 4) as u32;
+            batch[length_at..length_at + 4].copy_from_slice(&value_len.to_le_bytes());
             if batch.len() >= ACCOUNT_BATCH_BYTES {
                 batch_sender
                     .send(std::mem::replace(
@@ -404,14 +475,6 @@ fn load_into_staging(
                         Vec::with_capacity(ACCOUNT_BATCH_BYTES),
                     ))
                     .map_err(|_| "the SST writer stopped")?;
-            }
-            for (kind, key) in IndexKind::ALL
-                .into_iter()
-                .zip(config.indexes.entries(&record.owner, record.data))
-            {
-                if let Some(key) = key {
-                    index_collector.push(kind, &key, &record.pubkey)?;
-                }
             }
             accounts_written.fetch_add(1, Ordering::Relaxed);
             Ok(())
@@ -424,7 +487,8 @@ fn load_into_staging(
         (summary, files)
     });
     let summary = summary?;
-    let account_files = account_files?;
+    let (account_files, index_collector) = account_files?;
+    let merged_at = Instant::now();
     let verified = if options.verify {
         summary.verify()?;
         true
@@ -444,34 +508,25 @@ fn load_into_staging(
             .map_err(BulkLoadError::from)
     };
     ingest(cf::ACCOUNTS, account_files)?;
+    let accounts_ingested_at = Instant::now();
 
     let index_options: Vec<rocksdb::Options> = IndexKind::ALL
         .iter()
         .map(|kind| uncompressed(kind.cf_name()))
         .collect();
-    let mut current: Option<(IndexKind, SstSink<'_>)> = None;
-    let index_entries = index_collector.drain(|key| {
-        let kind = IndexKind::from_tag(key[0]).expect("tags written by the collector");
-        if current.as_ref().is_none_or(|(open, _)| *open != kind) {
-            if let Some((open, sink)) = current.take() {
-                ingest(open.cf_name(), sink.finish()?)?;
-            }
-            current = Some((
-                kind,
-                SstSink::new(
-                    &index_options[kind as usize],
-                    work_dir,
-                    kind.cf_name(),
-                    options.sst_file_bytes,
-                ),
-            ));
-        }
-        current.as_mut().expect("set above").1.put(&key[1..], &[])
-    })?;
-    if let Some((open, sink)) = current.take() {
-        ingest(open.cf_name(), sink.finish()?)?;
+    let (index_files, index_entries) =
+        index_collector.write_ssts(&index_options, work_dir, options.sst_file_bytes)?;
+    for (kind, files) in index_files {
+        ingest(kind.cf_name(), files)?;
     }
 
+    tracing::info!(
+        read_sort_seconds = first_account_at.map_or(0.0, |at| (at - started).as_secs_f64()),
+        merge_write_seconds = first_account_at.map_or(0.0, |at| (merged_at - at).as_secs_f64()),
+        accounts_ingest_seconds = (accounts_ingested_at - merged_at).as_secs_f64(),
+        index_seconds = accounts_ingested_at.elapsed().as_secs_f64(),
+        "bulk load phases"
+    );
     let manifest = summary.manifest();
     let root = RootState {
         slot: manifest.slot,

@@ -255,9 +255,70 @@ const SORT_KEY_LEN: usize = 32 + 8 + 8 + 8;
 /// Sort value: lamports, rent_epoch, owner, executable, data.
 const SORT_VALUE_HEADER: usize = 8 + 8 + 32 + 1;
 
+/// One version as laid out in a hand-off batch.
+struct BatchRecord<'a> {
+    slot: Slot,
+    write_version: u64,
+    pubkey: &'a [u8],
+    lamports: u64,
+    /// lamports, rent_epoch, owner, executable: the sort value's header.
+    meta: &'a [u8],
+    owner: Pubkey,
+    executable: bool,
+    data: &'a [u8],
+}
+
+impl BatchRecord<'_> {
+    fn lt_hash(&self) -> LtHash {
+        account_lt_hash(
+            &pubkey_at(self.pubkey, 0),
+            self.lamports,
+            self.data,
+            self.executable,
+            &self.owner,
+        )
+    }
+}
+
+/// The versions of a hand-off batch, in order.
+fn batch_records(batch: &[u8]) -> impl Iterator<Item = BatchRecord<'_>> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        if at >= batch.len() {
+            return None;
+        }
+        let data_len =
+            u32::from_le_bytes(batch[at + 97..at + 101].try_into().expect("4 bytes")) as usize;
+        let record = BatchRecord {
+            slot: u64_at(batch, at),
+            write_version: u64_at(batch, at + 8),
+            pubkey: &batch[at + 16..at + 48],
+            lamports: u64_at(batch, at + 48),
+            meta: &batch[at + 48..at + 48 + SORT_VALUE_HEADER],
+            owner: pubkey_at(batch, at + 64),
+            executable: batch[at + 96] == 1,
+            data: &batch[at + BATCH_HEADER..at + BATCH_HEADER + data_len],
+        };
+        at += BATCH_HEADER + data_len;
+        Some(record)
+    })
+}
+
+/// The lattice hash of a batch's live versions.
+fn batch_lt_hash(batch: &[u8]) -> LtHash {
+    let mut sum = LtHash::identity();
+    for record in batch_records(batch).filter(|record| record.lamports != 0) {
+        sum.mix_in(&record.lt_hash());
+    }
+    sum
+}
+
+/// A hand-off batch, with the lattice hash of its live versions if the reader computed it.
+type HandOff = (Vec<u8>, Option<LtHash>);
+
 struct BatchingVisitor {
     batch: Vec<u8>,
-    full: mpsc::SyncSender<Vec<u8>>,
+    full: mpsc::SyncSender<HandOff>,
     empty: mpsc::Receiver<Vec<u8>>,
 }
 
@@ -271,9 +332,20 @@ impl BatchingVisitor {
             .try_recv()
             .unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES));
         let batch = std::mem::replace(&mut self.batch, next);
-        self.full
-            .send(batch)
-            .map_err(|_| ArchiveErrorKind::Consumer("the account consumer stopped".into()))
+        let stopped = || ArchiveErrorKind::Consumer("the account consumer stopped".into());
+        // Hashing costs more than decompressing and walking. When the consumer is behind, the
+        // reader would only wait, so it hashes the batch itself; otherwise the consumer does.
+        // Either thread can then be the bottleneck without the other idling.
+        match self.full.try_send((batch, None)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::TrySendError::Full((batch, _))) => {
+                let lt_hash = batch_lt_hash(&batch);
+                self.full
+                    .send((batch, Some(lt_hash)))
+                    .map_err(|_| stopped())
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => Err(stopped()),
+        }
     }
 }
 
@@ -317,7 +389,7 @@ pub fn read_chain(
     };
     let mut sorter = ExternalSorter::new(&options.temp_dir, options.sort_memory);
     let mut lt_hash = LtHash::identity();
-    let (full_sender, full_receiver) = mpsc::sync_channel::<Vec<u8>>(BATCHES_IN_FLIGHT);
+    let (full_sender, full_receiver) = mpsc::sync_channel::<HandOff>(BATCHES_IN_FLIGHT);
     let (empty_sender, empty_receiver) = mpsc::sync_channel::<Vec<u8>>(BATCHES_IN_FLIGHT);
 
     let (contents, consumed) = std::thread::scope(|scope| {
@@ -347,38 +419,20 @@ pub fn read_chain(
             let mut key = [0u8; SORT_KEY_LEN];
             let mut value = Vec::with_capacity(1 << 16);
             let mut sequence = 0u64;
-            for batch in full_receiver.iter() {
-                let mut at = 0;
-                while at < batch.len() {
-                    let slot = u64_at(&batch, at);
-                    let write_version = u64_at(&batch, at + 8);
-                    let pubkey = &batch[at + 16..at + 48];
-                    let lamports = u64_at(&batch, at + 48);
-                    let meta = &batch[at + 48..at + 48 + SORT_VALUE_HEADER];
-                    let data_len =
-                        u32::from_le_bytes(batch[at + 97..at + 101].try_into().expect("4 bytes"))
-                            as usize;
-                    let data = &batch[at + BATCH_HEADER..at + BATCH_HEADER + data_len];
-                    at += BATCH_HEADER + data_len;
-                    if lamports != 0 {
-                        let owner = pubkey_at(&batch, at - data_len - 37);
-                        let executable = batch[at - data_len - 5] == 1;
-                        lt_hash.mix_in(&account_lt_hash(
-                            &pubkey_at(pubkey, 0),
-                            lamports,
-                            data,
-                            executable,
-                            &owner,
-                        ));
-                    }
-                    key[..32].copy_from_slice(pubkey);
-                    key[32..40].copy_from_slice(&(!slot).to_be_bytes());
-                    key[40..48].copy_from_slice(&(!write_version).to_be_bytes());
+            for (batch, batch_hash) in full_receiver.iter() {
+                match batch_hash {
+                    Some(batch_hash) => lt_hash.mix_in(&batch_hash),
+                    None => lt_hash.mix_in(&batch_lt_hash(&batch)),
+                }
+                for record in batch_records(&batch) {
+                    key[..32].copy_from_slice(record.pubkey);
+                    key[32..40].copy_from_slice(&(!record.slot).to_be_bytes());
+                    key[40..48].copy_from_slice(&(!record.write_version).to_be_bytes());
                     key[48..56].copy_from_slice(&(!sequence).to_be_bytes());
                     sequence += 1;
                     value.clear();
-                    value.extend_from_slice(meta);
-                    value.extend_from_slice(data);
+                    value.extend_from_slice(record.meta);
+                    value.extend_from_slice(record.data);
                     sorter.push(&key, &value).map_err(sort_error)?;
                 }
                 options.versions_read.store(sequence, Ordering::Relaxed);
