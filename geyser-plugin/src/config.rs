@@ -261,6 +261,22 @@ mod base58_pubkeys {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_deploy_example_loads_and_sets_every_field() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/geyser-plugin.json");
+        let config = PluginConfig::load(&path).unwrap();
+        assert_eq!(config.allowed_replicas.len(), 1);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let shown: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let all: serde_json::Value = serde_json::to_value(&config).unwrap();
+        for key in all.as_object().unwrap().keys() {
+            assert!(
+                shown.get(key).is_some(),
+                "deploy/geyser-plugin.json lacks {key}"
+            );
+        }
+    }
+
     fn parse(json: &str) -> Result<PluginConfig, ConfigError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");

@@ -119,19 +119,20 @@ fn ingest(dir: &Path, archive: &Path, count: u64) -> PathBuf {
     ledger
 }
 
-fn apply(ledger: &Path, count: u64) {
-    let store = AccountsStore::open(&ledger.join("accounts"), StoreConfig::default()).unwrap();
+fn apply(ledger: &Path, count: u64, config: &StoreConfig) {
+    let store = AccountsStore::open(&ledger.join("accounts"), config.clone()).unwrap();
     let slots = workload::SyntheticSlots {
         accounts: SyntheticAccounts::new(SEED),
         keyspace: count,
         updates_per_slot: 2_000,
     };
     let rounds = 40u64;
-    let prepared: Vec<_> = (0..rounds).map(|n| slots.slot(SLOT + 1 + n)).collect();
+    let first = store.root().expect("bootstrapped").slot + 1;
+    let prepared: Vec<_> = (0..rounds).map(|n| slots.slot(first + n)).collect();
     let started = Instant::now();
     let mut updates = 0;
     for (n, writes) in prepared.iter().enumerate() {
-        let slot = SLOT + 1 + n as u64;
+        let slot = first + n as u64;
         let batch = workload::as_updates(writes);
         let meta = SlotMeta {
             slot,
@@ -186,8 +187,8 @@ fn apply(ledger: &Path, count: u64) {
     );
 }
 
-fn index_reads(ledger: &Path, count: u64) {
-    let store = AccountsStore::open(&ledger.join("accounts"), StoreConfig::default()).unwrap();
+fn index_reads(ledger: &Path, count: u64, config: &StoreConfig) {
+    let store = AccountsStore::open(&ledger.join("accounts"), config.clone()).unwrap();
     let accounts = SyntheticAccounts::new(SEED);
     let groups = count * 6 / 10 / TOKEN_ACCOUNTS_PER_OWNER;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
@@ -226,6 +227,9 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut dir = std::env::temp_dir().join("replica-bench");
     let mut sizes = vec![1_000_000u64, 5_000_000];
+    // Reads and applies against the ledgers an earlier run left, skipping ingest.
+    let mut reuse = false;
+    let mut config = StoreConfig::default();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--dir" => dir = PathBuf::from(args.next().expect("--dir <path>")),
@@ -236,6 +240,15 @@ fn main() {
                     .split(',')
                     .map(|size| size.parse().unwrap())
                     .collect()
+            }
+            "--reuse" => reuse = true,
+            "--block-cache-mb" => {
+                let mb: usize = args
+                    .next()
+                    .expect("--block-cache-mb <MiB>")
+                    .parse()
+                    .unwrap();
+                config.block_cache_bytes = mb << 20;
             }
             _ => {}
         }
@@ -248,11 +261,17 @@ fn main() {
     );
     let mut last = None;
     for &count in &sizes {
+        let ledger = dir.join(format!("ledger-{count}"));
+        if reuse && ledger.is_dir() {
+            last = Some((ledger, count));
+            continue;
+        }
         let archive = archive(&dir, count);
         last = Some((ingest(&dir, &archive, count), count));
     }
     if let Some((ledger, count)) = last {
-        index_reads(&ledger, count);
-        apply(&ledger, count);
+        println!("store block cache {} MiB", config.block_cache_bytes >> 20);
+        index_reads(&ledger, count, &config);
+        apply(&ledger, count, &config);
     }
 }

@@ -230,13 +230,7 @@ enum ServeExit {
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = args.config()?;
     let store_config = config.store_config()?;
-    if args.check {
-        println!("{}", toml::to_string_pretty(&config)?);
-        return Ok(ExitCode::SUCCESS);
-    }
     let ledger = config.ledger.clone().context("--ledger is required")?;
-    let keypair = Arc::new(load_identity(&config)?);
-    let identity = replication_proto::transport::identity_pubkey(&keypair);
     let upstreams: Vec<Upstream> = config
         .replication
         .upstreams
@@ -256,6 +250,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 .map_err(|error| anyhow::anyhow!("--allowed-replica {key}: {error}"))
         })
         .collect::<anyhow::Result<_>>()?;
+    if args.check {
+        println!("{}", toml::to_string_pretty(&config)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let keypair = Arc::new(load_identity(&config)?);
+    let identity = replication_proto::transport::identity_pubkey(&keypair);
     let load_options = BulkLoadOptions {
         verify: config.verify_snapshot,
         sort_memory: config.store.sort_memory_mb << 20,

@@ -66,6 +66,10 @@ pub(crate) fn cf_options(name: &str, cache: &Cache) -> Options {
             options.set_max_write_buffer_number(4);
             options.set_target_file_size_base(128 << 20);
             options.set_max_bytes_for_level_base(1 << 30);
+            // Commits read every account they write; most are not in the memtable, and a
+            // memtable bloom filter answers that without a skip-list search.
+            options.set_memtable_prefix_bloom_ratio(0.05);
+            options.set_memtable_whole_key_filtering(true);
         }
         name if is_index(name) => {
             options.set_prefix_extractor(SliceTransform::create_fixed_prefix(32));
