@@ -1,12 +1,14 @@
 //! Replication throughput (figures, not a test). Run in release:
 //!
 //!     cargo bench -p replica --bench sync -- [--accounts 1000000] [--slots 100] [--updates 2000]
+//!         [--latency-slots 100]
 //!
 //! An upstream serving rooted slots of token-account-sized writes (the replication server over
 //! an in-memory source, on QUIC loopback) and a replica following it with the real sync task:
 //! fetch, overlay, verified atomic root commits into a RocksDB store. Reported: account updates/s
 //! and MB/s of records, and in the same run the raw QUIC stream throughput of the same transport
-//! configuration.
+//! configuration. Then the hop latency: slots inserted one at a time at the upstream, each timed
+//! until it is the replica's root.
 
 use {
     bytes::Bytes,
@@ -100,9 +102,35 @@ async fn raw_quic(mib: usize) -> f64 {
     total as f64 / started.elapsed().as_secs_f64() / 1e6
 }
 
+fn records_of(writes: &[(u64, snapshot_tools::synthetic::SyntheticAccount)]) -> Vec<AccountRecord> {
+    writes
+        .iter()
+        .map(|(_, account)| AccountRecord {
+            pubkey: account.pubkey,
+            lamports: account.lamports,
+            owner: account.owner,
+            executable: account.executable,
+            rent_epoch: account.rent_epoch,
+            data: account.data.clone(),
+        })
+        .collect()
+}
+
+fn rooted(slot: u64, blockhash: Hash) -> SlotInfo {
+    SlotInfo {
+        slot,
+        parent: slot - 1,
+        blockhash,
+        status: SlotStatus::Rooted,
+        block_height: Some(slot),
+        block_time: None,
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let (mut accounts, mut slots, mut updates) = (1_000_000u64, 100u64, 2_000usize);
+    let mut latency_slots = 100u64;
     while let Some(arg) = args.next() {
         let mut value = || {
             args.next()
@@ -114,6 +142,7 @@ fn main() {
             "--accounts" => accounts = value(),
             "--slots" => slots = value(),
             "--updates" => updates = value() as usize,
+            "--latency-slots" => latency_slots = value(),
             _ => {}
         }
     }
@@ -155,30 +184,13 @@ fn main() {
                 expected_lt_hash: None,
             }])
             .unwrap();
-        let records: Vec<AccountRecord> = writes
-            .iter()
-            .map(|(_, account)| AccountRecord {
-                pubkey: account.pubkey,
-                lamports: account.lamports,
-                owner: account.owner,
-                executable: account.executable,
-                rent_epoch: account.rent_epoch,
-                data: account.data.clone(),
-            })
-            .collect();
+        let records = records_of(&writes);
         bytes += records
             .iter()
             .map(AccountRecord::encoded_len)
             .sum::<usize>();
         count += records.len();
-        let info = SlotInfo {
-            slot,
-            parent: slot - 1,
-            blockhash,
-            status: SlotStatus::Rooted,
-            block_height: Some(slot),
-            block_time: None,
-        };
+        let info = rooted(slot, blockhash);
         source.insert_slot(info, records, Some(stats.lt_hashes[0].1));
     }
     let expected = reference.root().unwrap();
@@ -217,12 +229,35 @@ fn main() {
         }
         let elapsed = started.elapsed().as_secs_f64();
         assert_eq!(state.store().root().unwrap(), expected, "the follower's state equals the reference");
+
+        // Hop latency: one slot at a time, from its insertion at the upstream to the replica's
+        // root (what finalized reads see), with the replica idle in its long-poll before each.
+        let mut latency = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+        let first_latency_slot = BASE + slots + 1;
+        for slot in first_latency_slot..first_latency_slot + latency_slots {
+            let records = records_of(&workload.slot(slot));
+            let info = rooted(slot, Hash::new_from_array(*blake3::hash(&slot.to_le_bytes()).as_bytes()));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let started = Instant::now();
+            source.insert_slot(info, records, None);
+            while state.root_slot() < Some(slot) {
+                assert!(!task.is_finished(), "sync stopped at root {:?}", state.root_slot());
+                let _ = tokio::time::timeout(Duration::from_millis(100), changes.changed()).await;
+            }
+            latency.record(started.elapsed().as_micros() as u64).unwrap();
+        }
         cancel.cancel();
         let _ = task.await;
         println!(
             "sync: {count} account updates in {elapsed:.2}s = {:.0} updates/s, {:.1} MB/s of records (verified state hash per slot) | raw QUIC stream {raw:.0} MB/s",
             count as f64 / elapsed,
             bytes as f64 / elapsed / 1e6
+        );
+        println!(
+            "hop latency: {latency_slots} slots of {updates} writes, rooted at the upstream → in the replica's root: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            latency.value_at_quantile(0.5) as f64 / 1e3,
+            latency.value_at_quantile(0.99) as f64 / 1e3,
+            latency.max() as f64 / 1e3
         );
     });
 }

@@ -30,6 +30,7 @@ struct Harness {
     http: reqwest::Client,
     accounts: SyntheticAccounts,
     cancel: CancellationToken,
+    server: Option<RpcServer>,
     _dir: tempfile::TempDir,
 }
 
@@ -74,7 +75,17 @@ impl Harness {
             http: reqwest::Client::new(),
             accounts,
             cancel,
+            server: Some(server),
             _dir: dir,
+        }
+    }
+
+    /// Stops the server and joins its reader threads, so no thread still holds the store when
+    /// its directory is removed or the process exits.
+    async fn stop(mut self) {
+        self.cancel.cancel();
+        if let Some(server) = self.server.take() {
+            server.join().await;
         }
     }
 
@@ -167,6 +178,7 @@ async fn health_follows_the_upstream() {
         harness.call("getHealth", Value::Null).await["error"],
         json!({"code": -32005, "message": "Node is behind by 129 slots", "data": {"numSlotsBehind": 129}})
     );
+    harness.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,4 +278,5 @@ async fn confirmed_and_processed_read_the_overlay() {
     let confirmed = tokens("confirmed").await;
     assert_eq!(confirmed.as_array().unwrap().len(), 1);
     assert_eq!(confirmed[0]["pubkey"], json!(new_token.to_string()));
+    harness.stop().await;
 }
