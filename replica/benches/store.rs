@@ -146,6 +146,7 @@ fn apply(ledger: &Path, count: u64, config: &StoreConfig) {
                 meta,
                 updates: &batch,
                 expected_lt_hash: None,
+                previous: None,
             }])
             .unwrap();
         updates += batch.len();

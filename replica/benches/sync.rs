@@ -128,6 +128,7 @@ fn rooted(slot: u64, blockhash: Hash) -> SlotInfo {
 }
 
 fn main() {
+    common::tracing::init(false);
     let mut args = std::env::args().skip(1);
     let (mut accounts, mut slots, mut updates) = (1_000_000u64, 100u64, 2_000usize);
     let mut latency_slots = 100u64;
@@ -182,6 +183,7 @@ fn main() {
                 meta,
                 updates: &workload::as_updates(&writes),
                 expected_lt_hash: None,
+                previous: None,
             }])
             .unwrap();
         let records = records_of(&writes);
@@ -230,21 +232,34 @@ fn main() {
         let elapsed = started.elapsed().as_secs_f64();
         assert_eq!(state.store().root().unwrap(), expected, "the follower's state equals the reference");
 
-        // Hop latency: one slot at a time, from its insertion at the upstream to the replica's
-        // root (what finalized reads see), with the replica idle in its long-poll before each.
-        let mut latency = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+        // Hop latency, one slot at a time with the replica idle in its long-poll, as a validator
+        // reports it: confirmed first (timed until the replica's confirmed view has it), then
+        // rooted (timed until it is the replica's root, what finalized reads see).
+        let mut confirmed_latency = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+        let mut rooted_latency = hdrhistogram::Histogram::<u64>::new(3).unwrap();
         let first_latency_slot = BASE + slots + 1;
         for slot in first_latency_slot..first_latency_slot + latency_slots {
             let records = records_of(&workload.slot(slot));
-            let info = rooted(slot, Hash::new_from_array(*blake3::hash(&slot.to_le_bytes()).as_bytes()));
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            let started = Instant::now();
-            source.insert_slot(info, records, None);
-            while state.root_slot() < Some(slot) {
-                assert!(!task.is_finished(), "sync stopped at root {:?}", state.root_slot());
-                let _ = tokio::time::timeout(Duration::from_millis(100), changes.changed()).await;
+            let blockhash = Hash::new_from_array(*blake3::hash(&slot.to_le_bytes()).as_bytes());
+            let mut info = rooted(slot, blockhash);
+            for (status, histogram) in [
+                (SlotStatus::Confirmed, &mut confirmed_latency),
+                (SlotStatus::Rooted, &mut rooted_latency),
+            ] {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                info.status = status;
+                let started = Instant::now();
+                source.insert_slot(info.clone(), records.clone(), None);
+                let reached = |state: &ReplicaState| match status {
+                    SlotStatus::Rooted => state.root_slot() >= Some(slot),
+                    _ => state.confirmed_slot() >= Some(slot),
+                };
+                while !reached(&state) {
+                    assert!(!task.is_finished(), "sync stopped at root {:?}", state.root_slot());
+                    let _ = tokio::time::timeout(Duration::from_millis(100), changes.changed()).await;
+                }
+                histogram.record(started.elapsed().as_micros() as u64).unwrap();
             }
-            latency.record(started.elapsed().as_micros() as u64).unwrap();
         }
         cancel.cancel();
         let _ = task.await;
@@ -253,11 +268,13 @@ fn main() {
             count as f64 / elapsed,
             bytes as f64 / elapsed / 1e6
         );
-        println!(
-            "hop latency: {latency_slots} slots of {updates} writes, rooted at the upstream → in the replica's root: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-            latency.value_at_quantile(0.5) as f64 / 1e3,
-            latency.value_at_quantile(0.99) as f64 / 1e3,
-            latency.max() as f64 / 1e3
-        );
+        for (what, histogram) in [("confirmed", &confirmed_latency), ("rooted", &rooted_latency)] {
+            println!(
+                "hop latency, {what} at the upstream → in the replica's {what} view ({latency_slots} slots of {updates} writes): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                histogram.value_at_quantile(0.5) as f64 / 1e3,
+                histogram.value_at_quantile(0.99) as f64 / 1e3,
+                histogram.max() as f64 / 1e3
+            );
+        }
     });
 }

@@ -202,6 +202,7 @@ fn kill_during_slot_commits_leaves_a_committed_state() {
                 meta,
                 updates: &updates,
                 expected_lt_hash: None,
+                previous: None,
             }])
             .unwrap();
         if let Some((_, hash)) = reported

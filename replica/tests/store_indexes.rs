@@ -49,6 +49,7 @@ fn commit(store: &AccountsStore, slot: u64, updates: &[AccountUpdate<'_>]) {
             meta: meta(slot),
             updates,
             expected_lt_hash: None,
+            previous: None,
         }])
         .unwrap();
     let report = check_store(store).unwrap();
@@ -198,11 +199,13 @@ fn index_entries_follow_every_change() {
                 meta: meta(17),
                 updates: &deletion,
                 expected_lt_hash: None,
+                previous: None,
             },
             SlotCommit {
                 meta: meta(18),
                 updates: &recreation,
                 expected_lt_hash: None,
+                previous: None,
             },
         ])
         .unwrap();
@@ -230,6 +233,7 @@ fn a_failed_lattice_hash_check_writes_nothing() {
             meta: meta(11),
             updates: &updates,
             expected_lt_hash: Some(Hash::default()),
+            previous: None,
         }])
         .unwrap_err();
     assert!(
@@ -244,6 +248,7 @@ fn a_failed_lattice_hash_check_writes_nothing() {
             meta: meta(10),
             updates: &updates,
             expected_lt_hash: None,
+            previous: None,
         }])
         .unwrap_err();
     assert!(
@@ -264,10 +269,96 @@ fn views_are_consistent_while_commits_land() {
             meta: meta(11),
             updates: &updates,
             expected_lt_hash: None,
+            previous: None,
         }])
         .unwrap();
     assert_eq!(view.root_slot().unwrap(), 10);
     assert!(view.get(&pubkey).unwrap().is_none());
     assert_eq!(store.view().root_slot().unwrap(), 11);
     assert_eq!(store.view().get(&pubkey).unwrap().unwrap().lamports, 9);
+}
+
+/// A commit given the previous versions by its caller (as the sync path does from the overlay)
+/// ends in the same state as one that reads them, also for a chain of slots in one batch; a
+/// wrong previous version is caught by the lattice-hash check and nothing is written.
+#[test]
+fn previous_versions_from_the_caller_give_the_same_state() {
+    use replica::store::{Account, workload};
+
+    let (dir_read, dir_given) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (reads, given) = (
+        bootstrapped(dir_read.path()),
+        bootstrapped(dir_given.path()),
+    );
+    let slots = workload::SyntheticSlots {
+        accounts: SyntheticAccounts::new(9),
+        keyspace: 200,
+        updates_per_slot: 60,
+    };
+    let previous_in = |store: &AccountsStore, updates: &[AccountUpdate<'_>]| {
+        let pubkeys: Vec<Pubkey> = updates.iter().map(|update| update.pubkey).collect();
+        let mut previous: Vec<Option<Account>> = Vec::new();
+        let _ = store
+            .view()
+            .for_each_of(&pubkeys, |_, account| {
+                previous.push(account.map(|account| account.to_account()));
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        previous
+    };
+    let writes: Vec<_> = (11..=16).map(|slot| slots.slot(slot)).collect();
+    let updates: Vec<Vec<AccountUpdate<'_>>> = writes
+        .iter()
+        .map(|writes| workload::as_updates(writes))
+        .collect();
+    let mut previous = Vec::new();
+    for (slot, updates) in (11..=16).zip(&updates) {
+        previous.push(previous_in(&reads, updates));
+        commit(&reads, slot, updates);
+    }
+    // The same slots two at a time: the second of each pair is given versions that the first
+    // wrote in the same batch.
+    for pair in 0..3 {
+        let commits: Vec<SlotCommit<'_>> = (0..2)
+            .map(|offset| {
+                let index = pair * 2 + offset;
+                SlotCommit {
+                    meta: meta(11 + index as u64),
+                    updates: &updates[index],
+                    expected_lt_hash: None,
+                    previous: Some(&previous[index]),
+                }
+            })
+            .collect();
+        given.commit(&commits).unwrap();
+    }
+    assert_eq!(given.root(), reads.root());
+    assert!(check_store(&given).unwrap().problems.is_empty());
+
+    // Versions that are not the parent's: the state hash disagrees and nothing is stored.
+    let next = slots.slot(17);
+    let next_updates = workload::as_updates(&next);
+    let expected = reads
+        .commit(&[SlotCommit {
+            meta: meta(17),
+            updates: &next_updates,
+            expected_lt_hash: None,
+            previous: None,
+        }])
+        .unwrap()
+        .lt_hashes[0]
+        .1;
+    let absent = vec![None; next_updates.len()];
+    let before = given.root();
+    let error = given
+        .commit(&[SlotCommit {
+            meta: meta(17),
+            updates: &next_updates,
+            expected_lt_hash: Some(expected),
+            previous: Some(&absent),
+        }])
+        .unwrap_err();
+    assert!(matches!(error, StoreError::LtHashMismatch { slot: 17, .. }));
+    assert_eq!(given.root(), before);
 }

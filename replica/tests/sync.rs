@@ -140,6 +140,7 @@ fn produce(
                 meta,
                 updates: &updates,
                 expected_lt_hash: None,
+                previous: None,
             }])
             .unwrap();
         let records = writes
@@ -351,4 +352,50 @@ async fn a_wrong_upstream_state_hash_is_never_committed() {
     // The batch holding slots 101..=103 was refused whole.
     assert_eq!(diverged.root_slot(), Some(BASE));
     cancel.cancel();
+}
+
+/// Catching up over more rooted slots than the overlay holds before committing: the commits
+/// land in steps, and the state and every slot's hash still equal the reference's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_catch_up_commits_in_steps_and_matches_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = SyntheticAccounts::new(SEED)
+        .write_archive(dir.path(), 2_000, BASE, ArchiveFormat::TarZstd)
+        .unwrap();
+    let reference = load(dir.path(), "reference", &archive);
+    let cancel = CancellationToken::new();
+    let source = Arc::new(MemorySlotSource::new());
+    source.set_first_available_slot(BASE + 1);
+    let (upstream_server, upstream_key) = server(source.clone(), &cancel);
+    // Everything is rooted before the replica starts, so its first answer lists all 60 slots.
+    let hashes = produce(&source, &reference, BASE + 1..=BASE + 60, &[BASE + 30]);
+    root(&source, &hashes, BASE + 60);
+
+    let follower = replica(load(dir.path(), "follower", &archive));
+    let task = follow(
+        &follower,
+        vec![upstream(&upstream_server, &upstream_key)],
+        &cancel,
+    );
+    wait_for_root(&follower, BASE + 60).await;
+    assert_eq!(follower.store().root().unwrap(), reference.root().unwrap());
+    assert!(
+        follower.metrics().commit_seconds.get_sample_count() >= 3,
+        "59 rooted slots are committed in steps"
+    );
+    for (slot, hash) in &hashes {
+        assert_eq!(
+            follower
+                .store()
+                .delta_slot(*slot)
+                .unwrap()
+                .unwrap()
+                .accounts_lt_hash,
+            *hash,
+            "slot {slot}"
+        );
+    }
+    assert!(check_store(follower.store()).unwrap().problems.is_empty());
+    cancel.cancel();
+    assert_eq!(task.await.unwrap(), SyncExit::Cancelled);
 }

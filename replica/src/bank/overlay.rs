@@ -25,6 +25,9 @@ pub struct OverlaySlot {
     pub capitalization: u64,
     /// Full-state lattice-hash checksum after this slot, when the upstream supplied it.
     pub accounts_lt_hash: Option<Hash>,
+    /// Each written account's version in the parent bank, in `accounts` order, when known: the
+    /// root commit then need not read them again.
+    pub previous: Option<Vec<Option<Account>>>,
 }
 
 impl OverlaySlot {
@@ -53,7 +56,16 @@ impl OverlaySlot {
             index_entries,
             capitalization,
             accounts_lt_hash,
+            previous: None,
         }
+    }
+
+    /// Records the written accounts' versions in the parent bank (in `accounts` order).
+    pub fn with_previous(mut self, previous: Vec<Option<Account>>) -> Self {
+        if previous.len() == self.accounts.len() {
+            self.previous = Some(previous);
+        }
+        self
     }
 
     pub fn slot(&self) -> Slot {

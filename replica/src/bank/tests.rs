@@ -176,6 +176,7 @@ fn confirmed_chain_shadows_the_store() {
             },
             updates: &[update, created_update],
             expected_lt_hash: None,
+            previous: None,
         }])
         .unwrap();
     let chain = vec![overlay_slot(

@@ -127,6 +127,7 @@ fn synthetic_apply(args: SyntheticApplyArgs) -> anyhow::Result<ExitCode> {
             meta,
             updates: &updates,
             expected_lt_hash: None,
+            previous: None,
         }])?;
         committing += started.elapsed();
         updates_applied += updates.len();

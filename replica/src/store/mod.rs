@@ -115,6 +115,10 @@ pub struct SlotCommit<'a> {
     pub updates: &'a [AccountUpdate<'a>],
     /// Checked after applying the slot when the upstream knows it.
     pub expected_lt_hash: Option<Hash>,
+    /// Each update's previous version (`None`: absent), in `updates` order, as the caller read
+    /// it from the slot's parent bank. Saves the commit from reading them again; the versions
+    /// must be those of the chain being committed (the lattice-hash check catches a mismatch).
+    pub previous: Option<&'a [Option<Account>]>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -346,11 +350,18 @@ impl AccountsStore {
                 });
             }
             let updates = commit.updates;
-            let unseen: Vec<&Pubkey> = updates
-                .iter()
-                .map(|update| &update.pubkey)
-                .filter(|pubkey| !written.contains_key(pubkey))
-                .collect();
+            let known_previous = commit
+                .previous
+                .filter(|previous| previous.len() == updates.len());
+            let unseen: Vec<&Pubkey> = if known_previous.is_some() {
+                Vec::new()
+            } else {
+                updates
+                    .iter()
+                    .map(|update| &update.pubkey)
+                    .filter(|pubkey| !written.contains_key(pubkey))
+                    .collect()
+            };
             let stored = self.db.batched_multi_get_cf(
                 accounts_cf,
                 unseen.iter().map(|pubkey| pubkey.as_ref()),
@@ -361,22 +372,14 @@ impl AccountsStore {
             for (pubkey, result) in unseen.into_iter().zip(stored) {
                 previous.insert(pubkey, result.map_err(self.db_error())?);
             }
-            let new_hashes: Vec<LtHash> = if updates.len() >= PARALLEL_HASH_THRESHOLD {
-                updates.par_iter().map(AccountUpdate::lt_hash).collect()
-            } else {
-                updates.iter().map(AccountUpdate::lt_hash).collect()
-            };
-            // Writing in key order lets RocksDB reuse its skip-list position from one insert to
-            // the next; a stable sort keeps the last of duplicate writes last.
-            let mut order: Vec<usize> = (0..updates.len()).collect();
-            order.sort_by_key(|&index| updates[index].pubkey);
-            for (update, new_hash) in order
-                .iter()
-                .map(|&index| (&updates[index], &new_hashes[index]))
-            {
-                let old = match written.get(&update.pubkey) {
-                    Some(version) => *version,
-                    None => match previous
+            // Each update's version before this slot: written earlier in this batch, given by
+            // the caller, or read from the store.
+            let mut before_slot: Vec<Option<Version<'_>>> = Vec::with_capacity(updates.len());
+            for (index, update) in updates.iter().enumerate() {
+                let version = match (written.get(&update.pubkey), known_previous) {
+                    (Some(version), _) => *version,
+                    (None, Some(known)) => known[index].as_ref().map(Version::from),
+                    (None, None) => match previous
                         .get(&update.pubkey)
                         .and_then(|slice| slice.as_deref())
                     {
@@ -387,8 +390,42 @@ impl AccountsStore {
                         None => None,
                     },
                 };
+                before_slot.push(version);
+            }
+            let old_hash = |(update, version): (&AccountUpdate<'_>, &Option<Version<'_>>)| {
+                version
+                    .as_ref()
+                    .map(|version| version.lt_hash(&update.pubkey))
+            };
+            let mut old_hashes: Vec<Option<LtHash>> = if updates.len() >= PARALLEL_HASH_THRESHOLD {
+                updates.par_iter().zip(&before_slot).map(old_hash).collect()
+            } else {
+                updates.iter().zip(&before_slot).map(old_hash).collect()
+            };
+            let new_hashes: Vec<LtHash> = if updates.len() >= PARALLEL_HASH_THRESHOLD {
+                updates.par_iter().map(AccountUpdate::lt_hash).collect()
+            } else {
+                updates.iter().map(AccountUpdate::lt_hash).collect()
+            };
+            // Writing in key order lets RocksDB reuse its skip-list position from one insert to
+            // the next; a stable sort keeps the last of duplicate writes last.
+            let mut order: Vec<usize> = (0..updates.len()).collect();
+            order.sort_by_key(|&index| updates[index].pubkey);
+            for (position, &index) in order.iter().enumerate() {
+                let update = &updates[index];
+                let new_hash = &new_hashes[index];
+                // A pubkey written twice in one slot: the second write replaces the first.
+                let repeated = position > 0 && updates[order[position - 1]].pubkey == update.pubkey;
+                let (old, old_hash) = if repeated {
+                    let old = written.get(&update.pubkey).copied().flatten();
+                    (old, old.map(|old| old.lt_hash(&update.pubkey)))
+                } else {
+                    (before_slot[index], old_hashes[index].take())
+                };
+                if let Some(old_hash) = &old_hash {
+                    root.lt_hash.mix_out(old_hash);
+                }
                 if let Some(old) = &old {
-                    root.lt_hash.mix_out(&old.lt_hash(&update.pubkey));
                     root.capitalization = root.capitalization.saturating_sub(old.lamports);
                 }
                 root.lt_hash.mix_in(new_hash);
@@ -679,6 +716,17 @@ impl<'a> From<AccountRef<'a>> for Version<'a> {
             owner: account.owner(),
             executable: account.executable(),
             data: account.data(),
+        }
+    }
+}
+
+impl<'a> From<&'a Account> for Version<'a> {
+    fn from(account: &'a Account) -> Self {
+        Self {
+            lamports: account.lamports,
+            owner: account.owner,
+            executable: account.executable,
+            data: &account.data,
         }
     }
 }

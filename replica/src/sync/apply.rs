@@ -105,7 +105,8 @@ pub(super) fn insert_slot(
         &store.config().indexes,
         capitalization,
         trailer.accounts_lt_hash,
-    );
+    )
+    .with_previous(previous);
     state
         .overlay()
         .write()
@@ -187,11 +188,12 @@ pub(super) fn commit_root(
             meta: overlay_slot.meta,
             updates,
             expected_lt_hash: overlay_slot.accounts_lt_hash,
+            previous: overlay_slot.previous.as_deref(),
         })
         .collect();
     let timer = state.metrics().commit_seconds.start_timer();
     let stats = store.commit(&commits)?;
-    timer.observe_duration();
+    let commit_seconds = timer.stop_and_record();
     state.metrics().slots_committed.inc_by(stats.slots as u64);
     state
         .metrics()
@@ -201,6 +203,7 @@ pub(super) fn commit_root(
         root = slot,
         slots = stats.slots,
         updates = stats.updates,
+        commit_ms = commit_seconds * 1e3,
         "committed root"
     );
     state

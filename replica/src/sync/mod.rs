@@ -7,7 +7,7 @@ mod apply;
 use {
     crate::state::{ReplicaState, UpstreamStatus},
     replication_proto::{
-        SlotStatus,
+        SlotInfo, SlotStatus,
         transport::{ClientError, ReplicationClient, ReplicationClientConfig, Upstream},
     },
     solana_keypair::Keypair,
@@ -17,6 +17,8 @@ use {
 
 pub type Slot = u64;
 
+/// Rooted slots held in the overlay at most while catching up before they are committed.
+const CATCH_UP_COMMIT_SLOTS: usize = 16;
 const DEFAULT_LONG_POLL: Duration = Duration::from_secs(1);
 const DEFAULT_BACKOFF_MIN: Duration = Duration::from_millis(200);
 const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(10);
@@ -136,7 +138,7 @@ async fn follow(
     tracing::info!(upstream = %name, "connected to upstream");
     let mut known_seq = 0;
     loop {
-        let root = state.root_slot().unwrap_or_default();
+        let mut root = state.root_slot().unwrap_or_default();
         let confirmations = tokio::select! {
             _ = cancel.cancelled() => {
                 client.close();
@@ -160,6 +162,7 @@ async fn follow(
         }));
 
         let mut changed = false;
+        let mut rooted_in_overlay = 0usize;
         for info in &confirmations.slots {
             if info.slot <= root
                 || state
@@ -188,6 +191,7 @@ async fn follow(
                 }
                 continue;
             }
+            let fetch_started = std::time::Instant::now();
             let accounts = match client.slot_accounts(info.slot, info.blockhash).await {
                 Ok(stream) => stream.collect().await?,
                 Err(ClientError::SlotUnavailable {
@@ -200,11 +204,33 @@ async fn follow(
                 }
                 Err(error) => return Err(error.into()),
             };
-            let state = state.clone();
-            let info = info.clone();
-            tokio::task::spawn_blocking(move || apply::insert_slot(&state, &info, accounts))
-                .await??;
+            let fetched_in = fetch_started.elapsed();
+            let slot = info.slot;
+            let (inserting, inserted) = (state.clone(), info.clone());
+            tokio::task::spawn_blocking(move || {
+                apply::insert_slot(&inserting, &inserted, accounts)
+            })
+            .await??;
+            tracing::debug!(
+                slot,
+                fetch_ms = fetched_in.as_secs_f64() * 1e3,
+                insert_ms = (fetch_started.elapsed() - fetched_in).as_secs_f64() * 1e3,
+                "slot in the overlay"
+            );
             changed = true;
+            // While catching up, commit rooted slots as they arrive so that the overlay chain
+            // every insert reads through stays short.
+            if info.status == SlotStatus::Rooted {
+                rooted_in_overlay += 1;
+                if rooted_in_overlay >= CATCH_UP_COMMIT_SLOTS {
+                    if let Some(followed) = commit_rooted(state, info.clone()).await? {
+                        return Ok(followed);
+                    }
+                    rooted_in_overlay = 0;
+                    root = state.root_slot().unwrap_or_default();
+                    state.notify_change();
+                }
+            }
         }
         if apply::update_confirmed_tip(state, &confirmations.slots) {
             changed = true;
@@ -219,27 +245,37 @@ async fn follow(
             })
             .cloned();
         if let Some(rooted) = newest_rooted {
-            let state = state.clone();
-            match tokio::task::spawn_blocking(move || {
-                apply::commit_root(&state, rooted.slot, rooted.blockhash)
-            })
-            .await?
-            {
-                Ok(committed) => changed |= committed,
-                Err(crate::store::StoreError::LtHashMismatch {
-                    slot,
-                    computed,
-                    expected,
-                }) => {
-                    return Ok(Followed::NeedsBootstrap(format!(
-                        "after slot {slot} this replica's accounts hash to {computed}, the upstream's to {expected}"
-                    )));
-                }
-                Err(error) => return Err(error.into()),
+            if let Some(followed) = commit_rooted(state, rooted).await? {
+                return Ok(followed);
             }
+            changed = true;
         }
         if changed {
             state.notify_change();
         }
+    }
+}
+
+/// Commits the chain up to `rooted`. A state-hash disagreement with the upstream means this
+/// replica cannot follow it any more: it needs a new bootstrap.
+async fn commit_rooted(
+    state: &Arc<ReplicaState>,
+    rooted: SlotInfo,
+) -> Result<Option<Followed>, SyncError> {
+    let state = state.clone();
+    match tokio::task::spawn_blocking(move || {
+        apply::commit_root(&state, rooted.slot, rooted.blockhash)
+    })
+    .await?
+    {
+        Ok(_) => Ok(None),
+        Err(crate::store::StoreError::LtHashMismatch {
+            slot,
+            computed,
+            expected,
+        }) => Ok(Some(Followed::NeedsBootstrap(format!(
+            "after slot {slot} this replica's accounts hash to {computed}, the upstream's to {expected}"
+        )))),
+        Err(error) => Err(error.into()),
     }
 }
