@@ -362,11 +362,22 @@ impl AccountsStore {
                     .filter(|pubkey| !written.contains_key(pubkey))
                     .collect()
             };
-            let stored = self.db.batched_multi_get_cf(
-                accounts_cf,
-                unseen.iter().map(|pubkey| pubkey.as_ref()),
-                false,
-            );
+            // Reading the previous versions is most of a commit's latency; both halves run at once.
+            let read = |pubkeys: &[&Pubkey]| {
+                self.db.batched_multi_get_cf(
+                    accounts_cf,
+                    pubkeys.iter().map(|pubkey| pubkey.as_ref()),
+                    false,
+                )
+            };
+            let stored = if unseen.len() >= PARALLEL_HASH_THRESHOLD {
+                let (first, second) = unseen.split_at(unseen.len() / 2);
+                let (mut first, second) = rayon::join(|| read(first), || read(second));
+                first.extend(second);
+                first
+            } else {
+                read(&unseen)
+            };
             let mut previous: HashMap<&Pubkey, Option<rocksdb::DBPinnableSlice<'_>>> =
                 HashMap::with_capacity(unseen.len());
             for (pubkey, result) in unseen.into_iter().zip(stored) {
