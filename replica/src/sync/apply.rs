@@ -32,11 +32,14 @@ pub(super) fn overlay_has_slot(state: &ReplicaState, slot: Slot) -> bool {
         .is_some()
 }
 
+/// A slot as downloaded: header, records, trailer.
+pub(super) type FetchedSlot = (SlotHeader, Vec<AccountRecord>, SlotTrailer);
+
 /// Builds the overlay slot for a fetched slot and inserts it.
 pub(super) fn insert_slot(
     state: &ReplicaState,
     info: &SlotInfo,
-    (header, records, trailer): (SlotHeader, Vec<AccountRecord>, SlotTrailer),
+    (header, records, trailer): FetchedSlot,
 ) -> Result<(), SyncError> {
     if header.parent != info.parent {
         return Err(SyncError::Inconsistent {

@@ -11,14 +11,20 @@ use {
         transport::{ClientError, ReplicationClient, ReplicationClientConfig, Upstream},
     },
     solana_keypair::Keypair,
-    std::{sync::Arc, time::Duration},
-    tokio_util::sync::CancellationToken,
+    std::{
+        collections::{HashSet, VecDeque},
+        sync::Arc,
+        time::Duration,
+    },
+    tokio_util::{sync::CancellationToken, task::AbortOnDropHandle},
 };
 
 pub type Slot = u64;
 
 /// Rooted slots held in the overlay at most while catching up before they are committed.
 const CATCH_UP_COMMIT_SLOTS: usize = 16;
+/// Slots downloaded ahead of the one entering the overlay.
+const FETCH_AHEAD_SLOTS: usize = 4;
 const DEFAULT_LONG_POLL: Duration = Duration::from_secs(1);
 const DEFAULT_BACKOFF_MIN: Duration = Duration::from_millis(200);
 const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(10);
@@ -133,12 +139,12 @@ async fn follow(
     let name = upstream_name(upstream);
     let client = tokio::select! {
         _ = cancel.cancelled() => return Ok(Followed::Cancelled),
-        client = ReplicationClient::connect(identity, upstream.addr, upstream.identity, config.client.clone()) => client?,
+        client = ReplicationClient::connect(identity, upstream.addr, upstream.identity, config.client.clone()) => Arc::new(client?),
     };
     tracing::info!(upstream = %name, "connected to upstream");
     let mut known_seq = 0;
     loop {
-        let mut root = state.root_slot().unwrap_or_default();
+        let root = state.root_slot().unwrap_or_default();
         let confirmations = tokio::select! {
             _ = cancel.cancelled() => {
                 client.close();
@@ -162,22 +168,22 @@ async fn follow(
         }));
 
         let mut changed = false;
-        let mut rooted_in_overlay = 0usize;
+        // The slots to fetch, in order: those building on the root, on a slot in the overlay,
+        // or on one fetched before them from this answer.
+        let mut wanted: Vec<SlotInfo> = Vec::new();
+        let mut fetching: HashSet<Slot> = HashSet::new();
         for info in &confirmations.slots {
-            if info.slot <= root
-                || state
-                    .overlay()
-                    .read()
-                    .expect("overlay lock")
-                    .contains(info.slot, &info.blockhash)
-            {
+            if info.slot <= root || apply::overlay_has(state, info.slot, &info.blockhash) {
                 continue;
             }
             if info.parent < root {
                 // Forks off below our root: dead from our point of view.
                 continue;
             }
-            if info.parent > root && !apply::overlay_has_slot(state, info.parent) {
+            if info.parent > root
+                && !fetching.contains(&info.parent)
+                && !apply::overlay_has_slot(state, info.parent)
+            {
                 if info.parent < confirmations.first_available_slot
                     && !confirmations
                         .slots
@@ -191,9 +197,30 @@ async fn follow(
                 }
                 continue;
             }
-            let fetch_started = std::time::Instant::now();
-            let accounts = match client.slot_accounts(info.slot, info.blockhash).await {
-                Ok(stream) => stream.collect().await?,
+            fetching.insert(info.slot);
+            wanted.push(info.clone());
+        }
+        // Later slots download (on their own tasks) while earlier ones enter the overlay.
+        let mut wanted = wanted.into_iter();
+        let mut fetches: VecDeque<AbortOnDropHandle<FetchedWithTime>> = VecDeque::new();
+        let fetch_more = |fetches: &mut VecDeque<_>, wanted: &mut std::vec::IntoIter<SlotInfo>| {
+            while fetches.len() < FETCH_AHEAD_SLOTS {
+                let Some(info) = wanted.next() else { break };
+                fetches.push_back(AbortOnDropHandle::new(tokio::spawn(fetch_slot(
+                    client.clone(),
+                    info,
+                ))));
+            }
+        };
+        let mut rooted_in_overlay = 0usize;
+        loop {
+            fetch_more(&mut fetches, &mut wanted);
+            let Some(fetch) = fetches.pop_front() else {
+                break;
+            };
+            let (info, accounts, fetched_in) = fetch.await?;
+            let accounts = match accounts {
+                Ok(accounts) => accounts,
                 Err(ClientError::SlotUnavailable {
                     first_available_slot,
                 }) => {
@@ -204,17 +231,16 @@ async fn follow(
                 }
                 Err(error) => return Err(error.into()),
             };
-            let fetched_in = fetch_started.elapsed();
-            let slot = info.slot;
+            let insert_started = std::time::Instant::now();
             let (inserting, inserted) = (state.clone(), info.clone());
             tokio::task::spawn_blocking(move || {
                 apply::insert_slot(&inserting, &inserted, accounts)
             })
             .await??;
             tracing::debug!(
-                slot,
+                slot = info.slot,
                 fetch_ms = fetched_in.as_secs_f64() * 1e3,
-                insert_ms = (fetch_started.elapsed() - fetched_in).as_secs_f64() * 1e3,
+                insert_ms = insert_started.elapsed().as_secs_f64() * 1e3,
                 "slot in the overlay"
             );
             changed = true;
@@ -227,7 +253,6 @@ async fn follow(
                         return Ok(followed);
                     }
                     rooted_in_overlay = 0;
-                    root = state.root_slot().unwrap_or_default();
                     state.notify_change();
                 }
             }
@@ -278,4 +303,17 @@ async fn commit_rooted(
         )))),
         Err(error) => Err(error.into()),
     }
+}
+
+/// Downloads one slot's accounts, with the time it took.
+/// A downloaded slot with the time its download took.
+type FetchedWithTime = (SlotInfo, Result<apply::FetchedSlot, ClientError>, Duration);
+
+async fn fetch_slot(client: Arc<ReplicationClient>, info: SlotInfo) -> FetchedWithTime {
+    let started = std::time::Instant::now();
+    let accounts = match client.slot_accounts(info.slot, info.blockhash).await {
+        Ok(stream) => stream.collect().await,
+        Err(error) => Err(error),
+    };
+    (info, accounts, started.elapsed())
 }
