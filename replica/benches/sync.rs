@@ -102,20 +102,6 @@ async fn raw_quic(mib: usize) -> f64 {
     total as f64 / started.elapsed().as_secs_f64() / 1e6
 }
 
-fn records_of(writes: &[(u64, snapshot_tools::synthetic::SyntheticAccount)]) -> Vec<AccountRecord> {
-    writes
-        .iter()
-        .map(|(_, account)| AccountRecord {
-            pubkey: account.pubkey,
-            lamports: account.lamports,
-            owner: account.owner,
-            executable: account.executable,
-            rent_epoch: account.rent_epoch,
-            data: account.data.clone(),
-        })
-        .collect()
-}
-
 fn rooted(slot: u64, blockhash: Hash) -> SlotInfo {
     SlotInfo {
         slot,
@@ -186,7 +172,7 @@ fn main() {
                 previous: None,
             }])
             .unwrap();
-        let records = records_of(&writes);
+        let records = workload::as_records(&writes);
         bytes += records
             .iter()
             .map(AccountRecord::encoded_len)
@@ -239,7 +225,7 @@ fn main() {
         let mut rooted_latency = hdrhistogram::Histogram::<u64>::new(3).unwrap();
         let first_latency_slot = BASE + slots + 1;
         for slot in first_latency_slot..first_latency_slot + latency_slots {
-            let records = records_of(&workload.slot(slot));
+            let records = workload::as_records(&workload.slot(slot));
             let blockhash = Hash::new_from_array(*blake3::hash(&slot.to_le_bytes()).as_bytes());
             let mut info = rooted(slot, blockhash);
             for (status, histogram) in [

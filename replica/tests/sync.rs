@@ -15,7 +15,7 @@ use {
         sync::{self, SyncConfig, SyncExit},
     },
     replication_proto::{
-        AccountRecord, SlotInfo, SlotStatus,
+        SlotInfo, SlotStatus,
         source::MemorySlotSource,
         transport::{
             ClientAllowlist, ReplicationServer, ReplicationServerConfig, Upstream, identity_pubkey,
@@ -143,17 +143,7 @@ fn produce(
                 previous: None,
             }])
             .unwrap();
-        let records = writes
-            .iter()
-            .map(|(_, account)| AccountRecord {
-                pubkey: account.pubkey,
-                lamports: account.lamports,
-                owner: account.owner,
-                executable: account.executable,
-                rent_epoch: account.rent_epoch,
-                data: account.data.clone(),
-            })
-            .collect();
+        let records = workload::as_records(&writes);
         let info = SlotInfo {
             slot,
             parent,
@@ -169,6 +159,57 @@ fn produce(
     hashes
 }
 
+/// A synthetic snapshot, a reference store loaded from it, and an upstream serving slots from
+/// memory.
+struct Setup {
+    dir: tempfile::TempDir,
+    archive: std::path::PathBuf,
+    reference: AccountsStore,
+    cancel: CancellationToken,
+    source: Arc<MemorySlotSource>,
+    upstream_server: ReplicationServer,
+    upstream_key: Keypair,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = SyntheticAccounts::new(SEED)
+            .write_archive(dir.path(), 2_000, BASE, ArchiveFormat::TarZstd)
+            .unwrap();
+        let reference = load(dir.path(), "reference", &archive);
+        let cancel = CancellationToken::new();
+        let source = Arc::new(MemorySlotSource::new());
+        source.set_first_available_slot(BASE + 1);
+        let (upstream_server, upstream_key) = server(source.clone(), &cancel);
+        Self {
+            dir,
+            archive,
+            reference,
+            cancel,
+            source,
+            upstream_server,
+            upstream_key,
+        }
+    }
+}
+
+/// Every slot's hash in the replica's delta log equals the reference's: nothing lost or doubled.
+fn assert_slot_hashes(state: &ReplicaState, hashes: &[(u64, Hash)]) {
+    for (slot, hash) in hashes {
+        assert_eq!(
+            state
+                .store()
+                .delta_slot(*slot)
+                .unwrap()
+                .unwrap()
+                .accounts_lt_hash,
+            *hash,
+            "slot {slot}"
+        );
+    }
+}
+
 fn root(source: &MemorySlotSource, hashes: &[(u64, Hash)], until: u64) {
     for (slot, _) in hashes.iter().filter(|(slot, _)| *slot <= until) {
         source.set_status(*slot, blockhash(*slot), SlotStatus::Rooted);
@@ -177,16 +218,15 @@ fn root(source: &MemorySlotSource, hashes: &[(u64, Hash)], until: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_to_a_to_b_matches_the_reference_slot_by_slot() {
-    let dir = tempfile::tempdir().unwrap();
-    let archive = SyntheticAccounts::new(SEED)
-        .write_archive(dir.path(), 2_000, BASE, ArchiveFormat::TarZstd)
-        .unwrap();
-    let reference = load(dir.path(), "reference", &archive);
-    let cancel = CancellationToken::new();
-
-    let source = Arc::new(MemorySlotSource::new());
-    source.set_first_available_slot(BASE + 1);
-    let (upstream_server, upstream_key) = server(source.clone(), &cancel);
+    let Setup {
+        dir,
+        archive,
+        reference,
+        cancel,
+        source,
+        upstream_server,
+        upstream_key,
+    } = Setup::new();
 
     let a = replica(load(dir.path(), "a", &archive));
     let (a_server, a_key) = server(Arc::new(ReplicaSource::new(a.clone())), &cancel);
@@ -240,18 +280,7 @@ async fn upstream_to_a_to_b_matches_the_reference_slot_by_slot() {
         let report = check_store(state.store()).unwrap();
         assert!(report.problems.is_empty(), "{:?}", report.problems);
     }
-    // B's per-slot hashes, from its delta log, equal the reference's: nothing lost or doubled.
-    for (slot, hash) in &hashes {
-        assert_eq!(
-            b.store()
-                .delta_slot(*slot)
-                .unwrap()
-                .unwrap()
-                .accounts_lt_hash,
-            *hash,
-            "slot {slot}"
-        );
-    }
+    assert_slot_hashes(&b, &hashes);
     cancel.cancel();
     assert_eq!(a_task.await.unwrap(), SyncExit::Cancelled);
     assert_eq!(b_task.await.unwrap(), SyncExit::Cancelled);
@@ -308,17 +337,7 @@ async fn a_wrong_upstream_state_hash_is_never_committed() {
         updates_per_slot: 300,
     }
     .slot(BASE + 2);
-    let records = writes
-        .iter()
-        .map(|(_, account)| AccountRecord {
-            pubkey: account.pubkey,
-            lamports: account.lamports,
-            owner: account.owner,
-            executable: account.executable,
-            rent_epoch: account.rent_epoch,
-            data: account.data.clone(),
-        })
-        .collect();
+    let records = workload::as_records(&writes);
     source.insert_slot(
         SlotInfo {
             slot: BASE + 2,
@@ -358,15 +377,15 @@ async fn a_wrong_upstream_state_hash_is_never_committed() {
 /// land in steps, and the state and every slot's hash still equal the reference's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_catch_up_commits_in_steps_and_matches_the_reference() {
-    let dir = tempfile::tempdir().unwrap();
-    let archive = SyntheticAccounts::new(SEED)
-        .write_archive(dir.path(), 2_000, BASE, ArchiveFormat::TarZstd)
-        .unwrap();
-    let reference = load(dir.path(), "reference", &archive);
-    let cancel = CancellationToken::new();
-    let source = Arc::new(MemorySlotSource::new());
-    source.set_first_available_slot(BASE + 1);
-    let (upstream_server, upstream_key) = server(source.clone(), &cancel);
+    let Setup {
+        dir,
+        archive,
+        reference,
+        cancel,
+        source,
+        upstream_server,
+        upstream_key,
+    } = Setup::new();
     // Everything is rooted before the replica starts, so its first answer lists all 60 slots.
     let hashes = produce(&source, &reference, BASE + 1..=BASE + 60, &[BASE + 30]);
     root(&source, &hashes, BASE + 60);
@@ -383,18 +402,7 @@ async fn a_long_catch_up_commits_in_steps_and_matches_the_reference() {
         follower.metrics().commit_seconds.get_sample_count() >= 3,
         "59 rooted slots are committed in steps"
     );
-    for (slot, hash) in &hashes {
-        assert_eq!(
-            follower
-                .store()
-                .delta_slot(*slot)
-                .unwrap()
-                .unwrap()
-                .accounts_lt_hash,
-            *hash,
-            "slot {slot}"
-        );
-    }
+    assert_slot_hashes(&follower, &hashes);
     assert!(check_store(follower.store()).unwrap().problems.is_empty());
     cancel.cancel();
     assert_eq!(task.await.unwrap(), SyncExit::Cancelled);

@@ -86,3 +86,18 @@ pub fn as_updates(writes: &[(u64, SyntheticAccount)]) -> Vec<AccountUpdate<'_>> 
         })
         .collect()
 }
+
+/// The same writes as replication records, as an upstream would send them.
+pub fn as_records(writes: &[(u64, SyntheticAccount)]) -> Vec<replication_proto::AccountRecord> {
+    writes
+        .iter()
+        .map(|(_, account)| replication_proto::AccountRecord {
+            pubkey: account.pubkey,
+            lamports: account.lamports,
+            owner: account.owner,
+            executable: account.executable,
+            rent_epoch: account.rent_epoch,
+            data: account.data.clone(),
+        })
+        .collect()
+}
