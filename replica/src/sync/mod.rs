@@ -231,6 +231,13 @@ async fn follow(
                 }
                 Err(error) => return Err(error.into()),
             };
+            // A commit made while catching up may have pruned this slot's fork.
+            let current_root = state.root_slot().unwrap_or_default();
+            if info.parent < current_root
+                || (info.parent > current_root && !apply::overlay_has_slot(state, info.parent))
+            {
+                continue;
+            }
             let insert_started = std::time::Instant::now();
             let (inserting, inserted) = (state.clone(), info.clone());
             tokio::task::spawn_blocking(move || {
