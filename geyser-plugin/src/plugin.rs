@@ -140,35 +140,25 @@ impl GeyserPlugin for ReplicationPlugin {
                 inner.metrics().startup_skipped.inc();
                 return Ok(());
             }
+            // The interface versions are distinct types with the same fields.
+            macro_rules! fields {
+                ($info:expr) => {
+                    (
+                        $info.pubkey,
+                        $info.lamports,
+                        $info.owner,
+                        $info.executable,
+                        $info.rent_epoch,
+                        $info.data,
+                        $info.write_version,
+                    )
+                };
+            }
             let (key, lamports, owner, executable, rent_epoch, data, write_version) = match account
             {
-                ReplicaAccountInfoVersions::V0_0_1(a) => (
-                    a.pubkey,
-                    a.lamports,
-                    a.owner,
-                    a.executable,
-                    a.rent_epoch,
-                    a.data,
-                    a.write_version,
-                ),
-                ReplicaAccountInfoVersions::V0_0_2(a) => (
-                    a.pubkey,
-                    a.lamports,
-                    a.owner,
-                    a.executable,
-                    a.rent_epoch,
-                    a.data,
-                    a.write_version,
-                ),
-                ReplicaAccountInfoVersions::V0_0_3(a) => (
-                    a.pubkey,
-                    a.lamports,
-                    a.owner,
-                    a.executable,
-                    a.rent_epoch,
-                    a.data,
-                    a.write_version,
-                ),
+                ReplicaAccountInfoVersions::V0_0_1(info) => fields!(info),
+                ReplicaAccountInfoVersions::V0_0_2(info) => fields!(info),
+                ReplicaAccountInfoVersions::V0_0_3(info) => fields!(info),
             };
             let (Some(key), Some(owner)) = (pubkey(key), pubkey(owner)) else {
                 // Unusable write: the slot must not be served without it.

@@ -14,11 +14,7 @@ use {
     bytes::Bytes,
     replica::{
         state::ReplicaState,
-        store::{
-            AccountsStore, SlotCommit, SlotMeta, StoreConfig,
-            bulk::{BulkLoadOptions, bulk_load},
-            workload,
-        },
+        store::{AccountsStore, SlotCommit, SlotMeta, workload},
         sync::{self, SyncConfig},
     },
     replication_proto::{
@@ -29,10 +25,7 @@ use {
             identity_pubkey, tls,
         },
     },
-    snapshot_tools::{
-        archive::{ArchiveFormat, SnapshotChain},
-        synthetic::SyntheticAccounts,
-    },
+    snapshot_tools::{archive::ArchiveFormat, synthetic::SyntheticAccounts},
     solana_hash::Hash,
     solana_keypair::Keypair,
     std::{
@@ -47,19 +40,7 @@ const SEED: u64 = 13;
 const BASE: u64 = 1_000;
 
 fn load(dir: &Path, name: &str, archive: &Path) -> AccountsStore {
-    let path = dir.join(name);
-    let options = BulkLoadOptions {
-        progress_bar: false,
-        ..BulkLoadOptions::default()
-    };
-    bulk_load(
-        &path,
-        &SnapshotChain::new(archive, None).unwrap(),
-        &StoreConfig::default(),
-        &options,
-    )
-    .unwrap();
-    AccountsStore::open(&path, StoreConfig::default()).unwrap()
+    workload::load_store(&dir.join(name), archive).unwrap()
 }
 
 async fn raw_quic(mib: usize) -> f64 {

@@ -3,12 +3,11 @@
 
 use {
     replica::store::{
-        AccountUpdate, AccountsStore, IndexKind, SlotCommit, SlotMeta, StoreConfig, StoreError,
-        bulk::{BulkLoadOptions, bulk_load},
-        check::check_store,
+        AccountUpdate, AccountsStore, IndexKind, SlotCommit, SlotMeta, StoreError,
+        check::check_store, workload,
     },
     snapshot_tools::{
-        archive::{ArchiveFormat, SnapshotChain},
+        archive::ArchiveFormat,
         synthetic::{SYSTEM_PROGRAM, SyntheticAccounts, TOKEN_PROGRAM, token_account_data},
     },
     solana_hash::Hash,
@@ -19,18 +18,10 @@ use {
 const TOKEN_2022: Pubkey = Pubkey::from_str_const("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb");
 
 fn bootstrapped(dir: &std::path::Path) -> AccountsStore {
-    let accounts = SyntheticAccounts::new(9);
-    let archive = accounts
+    let archive = SyntheticAccounts::new(9)
         .write_archive(dir, 200, 10, ArchiveFormat::TarZstd)
         .unwrap();
-    let chain = SnapshotChain::new(&archive, None).unwrap();
-    let path = dir.join("accounts");
-    let options = BulkLoadOptions {
-        progress_bar: false,
-        ..BulkLoadOptions::default()
-    };
-    bulk_load(&path, &chain, &StoreConfig::default(), &options).unwrap();
-    AccountsStore::open(&path, StoreConfig::default()).unwrap()
+    workload::load_store(&dir.join("accounts"), &archive).unwrap()
 }
 
 fn meta(slot: u64) -> SlotMeta {
@@ -283,7 +274,7 @@ fn views_are_consistent_while_commits_land() {
 /// wrong previous version is caught by the lattice-hash check and nothing is written.
 #[test]
 fn previous_versions_from_the_caller_give_the_same_state() {
-    use replica::store::{Account, workload};
+    use replica::store::Account;
 
     let (dir_read, dir_given) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (reads, given) = (

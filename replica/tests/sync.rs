@@ -6,12 +6,7 @@ use {
     replica::{
         serve::ReplicaSource,
         state::{Commitment, ReplicaState},
-        store::{
-            AccountsStore, SlotCommit, SlotMeta, StoreConfig,
-            bulk::{BulkLoadOptions, bulk_load},
-            check::check_store,
-            workload,
-        },
+        store::{AccountsStore, SlotCommit, SlotMeta, check::check_store, workload},
         sync::{self, SyncConfig, SyncExit},
     },
     replication_proto::{
@@ -21,10 +16,7 @@ use {
             ClientAllowlist, ReplicationServer, ReplicationServerConfig, Upstream, identity_pubkey,
         },
     },
-    snapshot_tools::{
-        archive::{ArchiveFormat, SnapshotChain},
-        synthetic::SyntheticAccounts,
-    },
+    snapshot_tools::{archive::ArchiveFormat, synthetic::SyntheticAccounts},
     solana_hash::Hash,
     solana_keypair::Keypair,
     std::{net::SocketAddr, path::Path, sync::Arc, time::Duration},
@@ -35,19 +27,7 @@ const SEED: u64 = 31;
 const BASE: u64 = 100;
 
 fn load(dir: &Path, name: &str, archive: &Path) -> AccountsStore {
-    let path = dir.join(name);
-    let options = BulkLoadOptions {
-        progress_bar: false,
-        ..BulkLoadOptions::default()
-    };
-    bulk_load(
-        &path,
-        &SnapshotChain::new(archive, None).unwrap(),
-        &StoreConfig::default(),
-        &options,
-    )
-    .unwrap();
-    AccountsStore::open(&path, StoreConfig::default()).unwrap()
+    workload::load_store(&dir.join(name), archive).unwrap()
 }
 
 fn blockhash(slot: u64) -> Hash {

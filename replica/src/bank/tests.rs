@@ -1,11 +1,8 @@
 use {
     super::{overlay::OverlaySlot, *},
-    crate::store::{
-        AccountUpdate, IndexConfig, SlotCommit, StoreConfig,
-        bulk::{BulkLoadOptions, bulk_load},
-    },
+    crate::store::{AccountUpdate, IndexConfig, SlotCommit, workload},
     snapshot_tools::{
-        archive::{ArchiveFormat, SnapshotChain},
+        archive::ArchiveFormat,
         synthetic::{SyntheticAccounts, TOKEN_PROGRAM, token_account_data},
     },
 };
@@ -15,20 +12,8 @@ fn store(dir: &std::path::Path) -> (AccountsStore, SyntheticAccounts) {
     let archive = accounts
         .write_archive(dir, 300, 10, ArchiveFormat::TarZstd)
         .unwrap();
-    let path = dir.join("accounts");
-    let options = BulkLoadOptions {
-        progress_bar: false,
-        ..BulkLoadOptions::default()
-    };
-    bulk_load(
-        &path,
-        &SnapshotChain::new(&archive, None).unwrap(),
-        &StoreConfig::default(),
-        &options,
-    )
-    .unwrap();
     (
-        AccountsStore::open(&path, StoreConfig::default()).unwrap(),
+        workload::load_store(&dir.join("accounts"), &archive).unwrap(),
         accounts,
     )
 }

@@ -6,14 +6,11 @@ use {
     crate::{
         bank::overlay::OverlaySlot,
         state::{ReplicaState, UpstreamStatus},
-        store::{
-            Account, AccountsStore, IndexConfig, SlotMeta, StoreConfig,
-            bulk::{BulkLoadOptions, bulk_load},
-        },
+        store::{Account, IndexConfig, SlotMeta, workload},
     },
     serde_json::{Value, json},
     snapshot_tools::{
-        archive::{ArchiveFormat, SnapshotChain},
+        archive::ArchiveFormat,
         synthetic::{SyntheticAccounts, TOKEN_PROGRAM, token_account_data},
     },
     solana_hash::Hash,
@@ -41,19 +38,7 @@ impl Harness {
         let archive = accounts
             .write_archive(dir.path(), 200, SNAPSHOT_SLOT, ArchiveFormat::TarZstd)
             .unwrap();
-        let path = dir.path().join("accounts");
-        let options = BulkLoadOptions {
-            progress_bar: false,
-            ..BulkLoadOptions::default()
-        };
-        bulk_load(
-            &path,
-            &SnapshotChain::new(&archive, None).unwrap(),
-            &StoreConfig::default(),
-            &options,
-        )
-        .unwrap();
-        let store = AccountsStore::open(&path, StoreConfig::default()).unwrap();
+        let store = workload::load_store(&dir.path().join("accounts"), &archive).unwrap();
         let state =
             Arc::new(ReplicaState::new(Arc::new(store), Pubkey::new_unique(), None).unwrap());
         let config = RpcConfig {

@@ -6,14 +6,29 @@
 //! to another owner or gaining or losing a delegate, so index maintenance is exercised.
 
 use {
-    super::AccountUpdate,
+    super::{
+        AccountUpdate, AccountsStore, StoreConfig,
+        bulk::{BulkLoadOptions, bulk_load},
+    },
     rand::{Rng, SeedableRng},
     rand_chacha::ChaCha8Rng,
     snapshot_tools::synthetic::{
         SyntheticAccount, SyntheticAccounts, SyntheticKind, token_account_data,
     },
-    std::collections::HashSet,
+    std::{collections::HashSet, path::Path},
 };
+
+/// Loads a full archive into a new store at `path` (default configuration, no progress bar) and
+/// opens it: the starting state of tests and benchmarks.
+pub fn load_store(path: &Path, archive: &Path) -> anyhow::Result<AccountsStore> {
+    let options = BulkLoadOptions {
+        progress_bar: false,
+        ..BulkLoadOptions::default()
+    };
+    let chain = snapshot_tools::archive::SnapshotChain::new(archive, None)?;
+    bulk_load(path, &chain, &StoreConfig::default(), &options)?;
+    Ok(AccountsStore::open(path, StoreConfig::default())?)
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct SyntheticSlots {
