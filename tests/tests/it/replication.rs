@@ -3,44 +3,37 @@
 //! identities, and a re-bootstrap through the tracker when retention has passed.
 
 use {
-    std::time::Duration,
+    std::{path::Path, time::Duration},
     tests::cluster::{self, path_arg},
 };
+
+/// Serving downstream replicas on a free port.
+const SERVES: &[&str] = &["--replication-bind", "127.0.0.1:0"];
+
+/// A replica bootstrapped from `snapshot` that follows `upstreams` in order, with `extra` flags.
+fn follower(
+    dir: &Path,
+    name: &str,
+    snapshot: &str,
+    upstreams: &[&str],
+    extra: &[&str],
+) -> cluster::Node {
+    let mut args = vec!["--snapshot", snapshot];
+    for upstream in upstreams {
+        args.extend(["--upstream", upstream]);
+    }
+    args.extend(extra);
+    cluster::replica(dir, name, &args)
+}
 
 #[test]
 fn sim_to_a_to_b_to_c_roots_match_the_simulator() {
     let dir = tempfile::tempdir().unwrap();
     let sim = cluster::sim(dir.path(), 80, 50, &[]);
     let snapshot = path_arg(&cluster::sim_snapshot(&sim));
-    let a = cluster::replica(
-        dir.path(),
-        "a",
-        &[
-            "--snapshot",
-            &snapshot,
-            "--upstream",
-            &sim.upstream(),
-            "--replication-bind",
-            "127.0.0.1:0",
-        ],
-    );
-    let b = cluster::replica(
-        dir.path(),
-        "b",
-        &[
-            "--snapshot",
-            &snapshot,
-            "--upstream",
-            &a.upstream(),
-            "--replication-bind",
-            "127.0.0.1:0",
-        ],
-    );
-    let c = cluster::replica(
-        dir.path(),
-        "c",
-        &["--snapshot", &snapshot, "--upstream", &b.upstream()],
-    );
+    let a = follower(dir.path(), "a", &snapshot, &[&sim.upstream()], SERVES);
+    let b = follower(dir.path(), "b", &snapshot, &[&a.upstream()], SERVES);
+    let c = follower(dir.path(), "c", &snapshot, &[&b.upstream()], &[]);
     let (last, hash) = cluster::sim_finished(&sim);
     for node in [&a, &b, &c] {
         assert_eq!(
@@ -78,23 +71,8 @@ fn a_replica_killed_mid_stream_restarts_and_converges() {
     let dir = tempfile::tempdir().unwrap();
     let sim = cluster::sim(dir.path(), 150, 40, &[]);
     let snapshot = path_arg(&cluster::sim_snapshot(&sim));
-    let a = cluster::replica(
-        dir.path(),
-        "a",
-        &[
-            "--snapshot",
-            &snapshot,
-            "--upstream",
-            &sim.upstream(),
-            "--replication-bind",
-            "127.0.0.1:0",
-        ],
-    );
-    let b = cluster::replica(
-        dir.path(),
-        "b",
-        &["--snapshot", &snapshot, "--upstream", &a.upstream()],
-    );
+    let a = follower(dir.path(), "a", &snapshot, &[&sim.upstream()], SERVES);
+    let b = follower(dir.path(), "b", &snapshot, &[&a.upstream()], &[]);
     // Kill B with SIGKILL once it has committed some slots, while slots keep arriving.
     let start = sim.ready["snapshotSlot"].as_u64().unwrap();
     cluster::wait_for("B to commit slots", Duration::from_secs(120), || {
@@ -114,29 +92,13 @@ fn when_its_upstream_dies_a_replica_fails_over_without_a_gap() {
     let dir = tempfile::tempdir().unwrap();
     let sim = cluster::sim(dir.path(), 150, 40, &[]);
     let snapshot = path_arg(&cluster::sim_snapshot(&sim));
-    let a = cluster::replica(
-        dir.path(),
-        "a",
-        &[
-            "--snapshot",
-            &snapshot,
-            "--upstream",
-            &sim.upstream(),
-            "--replication-bind",
-            "127.0.0.1:0",
-        ],
-    );
-    let b = cluster::replica(
+    let a = follower(dir.path(), "a", &snapshot, &[&sim.upstream()], SERVES);
+    let b = follower(
         dir.path(),
         "b",
-        &[
-            "--snapshot",
-            &snapshot,
-            "--upstream",
-            &a.upstream(),
-            "--upstream",
-            &sim.upstream(),
-        ],
+        &snapshot,
+        &[&a.upstream(), &sim.upstream()],
+        &[],
     );
     let start = sim.ready["snapshotSlot"].as_u64().unwrap();
     cluster::wait_for("B to follow A", Duration::from_secs(120), || {
@@ -168,11 +130,7 @@ fn an_identity_not_on_the_allowlist_is_refused() {
     let (_, stranger) = cluster::keypair(dir.path(), "stranger");
     let sim = cluster::sim(dir.path(), 400, 50, &["--allowed-replica", &stranger]);
     let snapshot = path_arg(&cluster::sim_snapshot(&sim));
-    let refused = cluster::replica(
-        dir.path(),
-        "refused",
-        &["--snapshot", &snapshot, "--upstream", &sim.upstream()],
-    );
+    let refused = follower(dir.path(), "refused", &snapshot, &[&sim.upstream()], &[]);
     cluster::wait_for("the refusal", Duration::from_secs(60), || {
         refused
             .log()
@@ -192,14 +150,12 @@ fn retention_passed_rebootstraps_through_the_tracker_from_a_replicas_own_snapsho
     let sim = cluster::sim(dir.path(), 200, 40, &[]);
     let snapshot = path_arg(&cluster::sim_snapshot(&sim));
     // A keeps only 20 slots of delta log and writes its own snapshots every 10 slots.
-    let a = cluster::replica(
+    let a = follower(
         dir.path(),
         "a",
+        &snapshot,
+        &[&sim.upstream()],
         &[
-            "--snapshot",
-            &snapshot,
-            "--upstream",
-            &sim.upstream(),
             "--replication-bind",
             "127.0.0.1:0",
             "--delta-log-retention-slots",
@@ -221,17 +177,12 @@ fn retention_passed_rebootstraps_through_the_tracker_from_a_replicas_own_snapsho
         || (cluster::status(&a)?["rootSlot"].as_u64()? > start + 80).then_some(()),
     );
     // B starts from the simulator's initial snapshot, which A can no longer bring forward.
-    let b = cluster::replica(
+    let b = follower(
         dir.path(),
         "b",
-        &[
-            "--snapshot",
-            &snapshot,
-            "--upstream",
-            &a.upstream(),
-            "--tracker",
-            &tracker_url,
-        ],
+        &snapshot,
+        &[&a.upstream()],
+        &["--tracker", &tracker_url],
     );
     let (last, hash) = cluster::sim_finished(&sim);
     assert_eq!(cluster::root_hash_at(&b, last), hash, "{}", b.log());
