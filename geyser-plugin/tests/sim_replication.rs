@@ -173,17 +173,23 @@ async fn http_get_metrics(addr: std::net::SocketAddr) -> String {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shed_slots_are_unavailable_never_partial() {
-    let dir = tempfile::tempdir().unwrap();
-    let (identity_path, _) = keypair_file(dir.path(), "server.json");
-    let (_, client_key) = keypair_file(dir.path(), "client.json");
+/// A plugin on a free port that accepts any replica, with the key of a client to connect as.
+fn open_plugin(dir: &std::path::Path) -> (PluginConfig, solana_keypair::Keypair) {
+    let (identity_path, _) = keypair_file(dir, "server.json");
+    let (_, client_key) = keypair_file(dir, "client.json");
     let mut plugin_config = PluginConfig::new(
         identity_path,
-        dir.path().join("plugin"),
+        dir.join("plugin"),
         "127.0.0.1:0".parse().unwrap(),
     );
     plugin_config.allow_any_replica = true;
+    (plugin_config, client_key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shed_slots_are_unavailable_never_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut plugin_config, client_key) = open_plugin(dir.path());
     // Smaller than the SlotHistory sysvar (131 KB) every bank writes: every bank is shed.
     plugin_config.handoff = HandoffConfig {
         max_events: 1 << 16,
@@ -230,14 +236,7 @@ async fn shed_slots_are_unavailable_never_partial() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_served_slot_is_exact_under_random_shedding() {
     let dir = tempfile::tempdir().unwrap();
-    let (identity_path, _) = keypair_file(dir.path(), "server.json");
-    let (_, client_key) = keypair_file(dir.path(), "client.json");
-    let mut plugin_config = PluginConfig::new(
-        identity_path,
-        dir.path().join("plugin"),
-        "127.0.0.1:0".parse().unwrap(),
-    );
-    plugin_config.allow_any_replica = true;
+    let (mut plugin_config, client_key) = open_plugin(dir.path());
     plugin_config.handoff = HandoffConfig {
         max_events: 300,
         max_bytes: 1 << 30,
