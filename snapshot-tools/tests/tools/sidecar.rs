@@ -2,7 +2,7 @@
 //! every path that is not a listed archive.
 
 use {
-    crate::support::{Sidecar, client, copy_into, fixture},
+    crate::support::{Sidecar, client, copy_into, fixture, get_json},
     reqwest::{StatusCode, header},
     std::{
         io::{Read, Write},
@@ -42,14 +42,7 @@ async fn lists_chains_and_redirects_like_agave() {
     let sidecar = Sidecar::start(dir.path(), &ledger, 0, &[]).await;
     let http = client();
 
-    let list: serde_json::Value = http
-        .get(format!("{}/v1/snapshots", sidecar.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: serde_json::Value = get_json(&format!("{}/v1/snapshots", sidecar.url())).await;
     let list = list.as_array().unwrap();
     // Full 2 (remote/, lz4), incremental 1→2 on full 1, full 1.
     assert_eq!(list.len(), 3, "{list:?}");

@@ -3,7 +3,8 @@
 
 use {
     crate::support::{
-        Sidecar, Tracker, archives::write_chain, client, copy_into, metric, tracker_yaml, wait_for,
+        Sidecar, Tracker, archives::write_chain, client, copy_into, get_json, metric, tracker_yaml,
+        wait_for,
     },
     reqwest::StatusCode,
     snapshot_tools::archive::ArchiveName,
@@ -50,14 +51,8 @@ async fn best_snapshots_prefer_agreement_and_return_exactly_max() {
     assert_eq!(tracker.best(1).await.len(), 1);
     assert_eq!(tracker.best(3).await.len(), 3);
     assert!(tracker.best(0).await.is_empty());
-    let all: Vec<serde_json::Value> = client()
-        .get(format!("{}/v1/best_snapshots?max=-1", tracker.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all: Vec<serde_json::Value> =
+        get_json(&format!("{}/v1/best_snapshots?max=-1", tracker.url())).await;
     assert_eq!(all.len(), 4);
     let response = client()
         .get(format!("{}/v1/best_snapshots?max=many", tracker.url()))
@@ -66,14 +61,8 @@ async fn best_snapshots_prefer_agreement_and_return_exactly_max() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
-    let entries: Vec<serde_json::Value> = client()
-        .get(format!("{}/v1/snapshots", tracker.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let entries: Vec<serde_json::Value> =
+        get_json(&format!("{}/v1/snapshots", tracker.url())).await;
     assert_eq!(entries.len(), 4);
     let entry = entries.iter().find(|e| e["info"]["slot"] == 100).unwrap();
     assert_eq!(entry["inverse_slot"], !100u64);

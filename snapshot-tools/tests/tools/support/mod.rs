@@ -95,6 +95,18 @@ pub(crate) fn client() -> reqwest::Client {
 }
 
 /// A metric's value from a `/metrics` page (summed over label sets), or 0.
+/// GET `url` and decode its JSON body.
+pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> T {
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 pub(crate) async fn metric(base_url: &str, name: &str) -> f64 {
     let Ok(response) = client().get(format!("{base_url}/metrics")).send().await else {
         return 0.0;
@@ -209,14 +221,7 @@ impl Tracker {
     }
 
     pub(crate) async fn best(&self, max: usize) -> Vec<serde_json::Value> {
-        client()
-            .get(format!("{}/v1/best_snapshots?max={max}", self.url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        get_json(&format!("{}/v1/best_snapshots?max={max}", self.url())).await
     }
 
     /// Waits until the best snapshots come from exactly these targets (any order).
