@@ -30,3 +30,45 @@ pub fn router<S>(registry: Registry) -> Router<S> {
         .route("/metrics", get(serve_metrics))
         .with_state(registry)
 }
+
+/// A running `/metrics` endpoint.
+#[derive(Debug)]
+pub struct MetricsServer {
+    local_addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MetricsServer {
+    /// Binds `addr` (port 0 picks a free port) and serves `registry` on the current tokio
+    /// runtime (call it inside one, or under `Runtime::enter`) until `cancel` fires.
+    pub fn spawn(
+        addr: std::net::SocketAddr,
+        registry: Registry,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> std::io::Result<Self> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let local_addr = listener.local_addr()?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let router: Router = router(registry);
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(cancel.cancelled_owned())
+                .await;
+            if let Err(error) = served {
+                tracing::warn!(%error, "metrics endpoint failed");
+            }
+        });
+        tracing::info!(%local_addr, "metrics endpoint listening");
+        Ok(Self { local_addr, task })
+    }
+
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.local_addr
+    }
+
+    /// Waits for the endpoint to stop (after its `cancel` fired).
+    pub async fn join(self) {
+        let _ = self.task.await;
+    }
+}

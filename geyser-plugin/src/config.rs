@@ -18,14 +18,15 @@
 //! Unknown keys are errors (a typo must not silently fall back to a default). Defaults live once,
 //! in the `DEFAULT_*` constants and the sections' `Default` impls.
 
-use std::{
-    collections::HashSet,
-    net::SocketAddr,
-    path::{Path, PathBuf},
+use {
+    replication_proto::{Pubkey, transport::ClientAllowlist},
+    serde::{Deserialize, Serialize},
+    std::{
+        collections::HashSet,
+        net::SocketAddr,
+        path::{Path, PathBuf},
+    },
 };
-
-use replication_proto::{Pubkey, transport::ClientAllowlist};
-use serde::{Deserialize, Serialize};
 
 /// Replication server address when `bind` is not given.
 pub const DEFAULT_BIND: &str = "0.0.0.0:8900";
@@ -235,8 +236,10 @@ impl PluginConfig {
 
 /// `Vec<Pubkey>` as base58 strings (the derived serde form is a byte array).
 mod base58_pubkeys {
-    use replication_proto::Pubkey;
-    use serde::{Deserialize, Deserializer, Serializer, de::Error, ser::SerializeSeq};
+    use {
+        replication_proto::Pubkey,
+        serde::{Deserialize, Deserializer, Serializer, de::Error, ser::SerializeSeq},
+    };
 
     pub(super) fn serialize<S: Serializer>(keys: &[Pubkey], s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(keys.len()))?;

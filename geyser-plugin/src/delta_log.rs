@@ -15,22 +15,22 @@
 //! slots that were lost (shed, ambiguous, gap). A replica whose next slot is before it must
 //! re-bootstrap.
 
-use std::{
-    collections::BTreeMap,
-    fs::File,
-    io::{BufReader, BufWriter, ErrorKind, Read, Write},
-    path::{Path, PathBuf},
+use {
+    crate::collector::RootedSlot,
+    replication_proto::{
+        AccountRecord, Hash, Slot, SlotHeader, SlotInfo, SlotRecords, SlotTrailer, SourceError,
+        frame::{FRAME_HEADER_LEN, FrameConfig, FrameEncoder, FrameHeader, decode_payload},
+        message::{Response, ResponseRef},
+        slot_stream::{DEFAULT_CHUNK_TARGET_BYTES, RecordChunker, RecordsDigest},
+    },
+    serde::{Deserialize, Serialize},
+    std::{
+        collections::BTreeMap,
+        fs::File,
+        io::{BufReader, BufWriter, ErrorKind, Read, Write},
+        path::{Path, PathBuf},
+    },
 };
-
-use replication_proto::{
-    AccountRecord, Hash, Slot, SlotHeader, SlotInfo, SlotRecords, SlotTrailer, SourceError,
-    frame::{FRAME_HEADER_LEN, FrameConfig, FrameEncoder, FrameHeader, decode_payload},
-    message::{Response, ResponseRef},
-    slot_stream::{DEFAULT_CHUNK_TARGET_BYTES, RecordChunker, RecordsDigest},
-};
-use serde::{Deserialize, Serialize};
-
-use crate::collector::RootedSlot;
 
 /// First bytes of every slot file.
 pub const SLOT_FILE_MAGIC: &[u8; 8] = b"RPLDLOG1";
@@ -604,8 +604,10 @@ impl SlotRecords for FileSlotRecords {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use replication_proto::{Pubkey, SlotStatus};
+    use {
+        super::*,
+        replication_proto::{Pubkey, SlotStatus},
+    };
 
     fn rooted(slot: Slot, n: usize, data_len: usize) -> RootedSlot {
         let mut records: Vec<AccountRecord> = (0..n)

@@ -9,15 +9,15 @@
 //! of a slot (say its `Rooted` status) without also learning that an earlier one was lost: a shed
 //! slot is never served partially, it becomes unavailable (replicas re-bootstrap).
 
-use std::{
-    collections::{BTreeSet, VecDeque},
-    sync::{Condvar, Mutex, MutexGuard},
-    time::Duration,
+use {
+    crate::metrics::Metrics,
+    replication_proto::{AccountRecord, Hash, Slot},
+    std::{
+        collections::{BTreeSet, VecDeque},
+        sync::{Condvar, Mutex, MutexGuard},
+        time::Duration,
+    },
 };
-
-use replication_proto::{AccountRecord, Hash, Slot};
-
-use crate::metrics::Metrics;
 
 /// Bytes counted for an event besides its account data.
 pub const EVENT_OVERHEAD_BYTES: usize = 128;

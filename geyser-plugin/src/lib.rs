@@ -1,5 +1,5 @@
-//! Validator-side replication server: an Agave Geyser plugin, and `sim`, a simulated validator
-//! that drives it through the real Geyser interface.
+//! Validator-side replication server: an Agave Geyser plugin that serves replicas. The `sim`
+//! crate drives it through the same Geyser interface as a simulated validator.
 //!
 //! Data flow: the validator's threads call the [`plugin`] callbacks, which copy each
 //! notification into an owned [`handoff::Event`] and push it into the bounded
@@ -23,9 +23,10 @@ pub mod metrics;
 pub mod plugin;
 pub mod serve;
 pub mod service;
-pub mod sim;
 
-pub use config::PluginConfig;
-pub use plugin::ReplicationPlugin;
-pub use serve::AccountsLtHashSource;
-pub use service::{ReplicationService, ServiceOptions};
+pub use {
+    config::PluginConfig,
+    plugin::ReplicationPlugin,
+    serve::AccountsLtHashSource,
+    service::{ReplicationService, ServiceOptions},
+};

@@ -6,23 +6,23 @@
 //! uses `agave-geyser-plugin-interface` 3.1 (agave-validator 3.1.x). Rust has no stable ABI, so
 //! the plugin must also be built with the same rustc as the validator.
 
-use std::{
-    panic::{AssertUnwindSafe, catch_unwind},
-    sync::Arc,
-    time::Duration,
-};
-
-use agave_geyser_plugin_interface::geyser_plugin_interface::{
-    GeyserPlugin, GeyserPluginError, ReplicaAccountInfoVersions, ReplicaBlockInfoVersions,
-    Result as PluginResult, SlotStatus,
-};
-use replication_proto::{AccountRecord, Hash, Pubkey, Slot};
-
-use crate::{
-    config::PluginConfig,
-    handoff::{Event, StatusKind},
-    serve::AccountsLtHashSource,
-    service::{ReplicationService, ServiceOptions},
+use {
+    crate::{
+        config::PluginConfig,
+        handoff::{Event, StatusKind},
+        serve::AccountsLtHashSource,
+        service::{ReplicationService, ServiceOptions},
+    },
+    agave_geyser_plugin_interface::geyser_plugin_interface::{
+        GeyserPlugin, GeyserPluginError, ReplicaAccountInfoVersions, ReplicaBlockInfoVersions,
+        Result as PluginResult, SlotStatus,
+    },
+    replication_proto::{AccountRecord, Hash, Pubkey, Slot},
+    std::{
+        panic::{AssertUnwindSafe, catch_unwind},
+        sync::Arc,
+        time::Duration,
+    },
 };
 
 /// How long `on_unload` waits for the plugin's threads.

@@ -5,21 +5,21 @@
 //! sequence number long-polls wait on. Requests for a slot before the first available slot
 //! (retention, or a lost rooted slot) get `SlotUnavailable`, so the replica re-bootstraps.
 
-use std::{
-    collections::BTreeMap,
-    path::PathBuf,
-    sync::{Arc, Mutex, MutexGuard},
-};
-
-use replication_proto::{
-    AccountRecord, Hash, Slot, SlotConfirmations, SlotHeader, SlotInfo, SlotRecords, SlotSource,
-    SourceError, source::SharedSlotRecords,
-};
-use tokio::sync::watch;
-
-use crate::{
-    collector::{ConfirmedSlot, RootedSlot},
-    delta_log::{DeltaLog, FileSlotRecords},
+use {
+    crate::{
+        collector::{ConfirmedSlot, RootedSlot},
+        delta_log::{DeltaLog, FileSlotRecords},
+    },
+    replication_proto::{
+        AccountRecord, Hash, Slot, SlotConfirmations, SlotHeader, SlotInfo, SlotRecords,
+        SlotSource, SourceError, source::SharedSlotRecords,
+    },
+    std::{
+        collections::BTreeMap,
+        path::PathBuf,
+        sync::{Arc, Mutex, MutexGuard},
+    },
+    tokio::sync::watch,
 };
 
 /// Supplies the full-state accounts lattice-hash checksum after a bank, for the slot trailer.
@@ -243,8 +243,10 @@ impl SlotSource for PluginSource {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use replication_proto::{Pubkey, SlotStatus};
+    use {
+        super::*,
+        replication_proto::{Pubkey, SlotStatus},
+    };
 
     fn rooted(slot: Slot) -> RootedSlot {
         RootedSlot {

@@ -2,30 +2,30 @@
 //! thread (collector → delta log → served view), the tokio runtime with the replication server
 //! and the optional `/metrics` endpoint. Built by `on_load`, stopped by `on_unload`.
 
-use std::{
-    net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-        mpsc,
+use {
+    crate::{
+        collector::{Collector, RootOutcome},
+        config::PluginConfig,
+        delta_log::{DeltaLog, DeltaLogError},
+        handoff::Handoff,
+        metrics::Metrics,
+        serve::{AccountsLtHashSource, PluginSource, SlotView, ViewUpdate},
     },
-    thread::JoinHandle,
-    time::{Duration, Instant},
-};
-
-use replication_proto::{
-    Pubkey,
-    transport::{ReplicationServer, ReplicationServerConfig, ServerError, load_identity},
-};
-use tokio_util::sync::CancellationToken;
-
-use crate::{
-    collector::{Collector, RootOutcome},
-    config::PluginConfig,
-    delta_log::{DeltaLog, DeltaLogError},
-    handoff::Handoff,
-    metrics::Metrics,
-    serve::{AccountsLtHashSource, PluginSource, SlotView, ViewUpdate},
+    replication_proto::{
+        Pubkey,
+        transport::{ReplicationServer, ReplicationServerConfig, ServerError, load_identity},
+    },
+    std::{
+        net::SocketAddr,
+        sync::{
+            Arc,
+            atomic::{AtomicU64, Ordering},
+            mpsc,
+        },
+        thread::JoinHandle,
+        time::{Duration, Instant},
+    },
+    tokio_util::sync::CancellationToken,
 };
 
 /// How long the collector waits for events before checking for shutdown.
@@ -99,7 +99,7 @@ pub struct ReplicationService {
     cancel: CancellationToken,
     runtime: Option<tokio::runtime::Runtime>,
     server: Option<ReplicationServer>,
-    metrics_task: Option<tokio::task::JoinHandle<()>>,
+    metrics_server: Option<common::metrics::MetricsServer>,
     collector: Option<JoinHandle<()>>,
 }
 
@@ -160,17 +160,18 @@ impl ReplicationService {
                 cancel.clone(),
             )?
         };
-        let (metrics_addr, metrics_task) = match config.metrics_bind {
+        let metrics_server = match config.metrics_bind {
             Some(addr) => match spawn_metrics(&runtime, addr, &metrics, &cancel) {
-                Ok((bound, task)) => (Some(bound), Some(task)),
+                Ok(server) => Some(server),
                 Err(error) => {
                     cancel.cancel();
                     shutdown_runtime(runtime, Some(server), None);
                     return Err(error);
                 }
             },
-            None => (None, None),
+            None => None,
         };
+        let metrics_addr = metrics_server.as_ref().map(|server| server.local_addr());
 
         let processed = Arc::new(AtomicU64::new(0));
         let collector_thread = {
@@ -199,7 +200,7 @@ impl ReplicationService {
             Ok(thread) => thread,
             Err(source) => {
                 cancel.cancel();
-                shutdown_runtime(runtime, Some(server), metrics_task);
+                shutdown_runtime(runtime, Some(server), metrics_server);
                 return Err(StartError::Spawn {
                     what: "the collector thread",
                     source,
@@ -219,7 +220,7 @@ impl ReplicationService {
             cancel,
             runtime: Some(runtime),
             server: Some(server),
-            metrics_task,
+            metrics_server,
             collector: Some(collector_thread),
         };
         if let Some(path) = &config.ready_file {
@@ -293,7 +294,7 @@ impl ReplicationService {
         let collector = self.collector.take();
         let runtime = self.runtime.take();
         let server = self.server.take();
-        let metrics_task = self.metrics_task.take();
+        let metrics_server = self.metrics_server.take();
         let (done_tx, done_rx) = mpsc::channel::<()>();
         let stopper = std::thread::Builder::new()
             .name("geyser-unload".into())
@@ -304,7 +305,7 @@ impl ReplicationService {
                     tracing::error!("collector thread panicked");
                 }
                 if let Some(runtime) = runtime {
-                    shutdown_runtime(runtime, server, metrics_task);
+                    shutdown_runtime(runtime, server, metrics_server);
                 }
                 let _ = done_tx.send(());
             });
@@ -337,25 +338,10 @@ fn spawn_metrics(
     addr: SocketAddr,
     metrics: &Metrics,
     cancel: &CancellationToken,
-) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), StartError> {
-    let bind_error = |source| StartError::MetricsBind { addr, source };
-    let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
-    listener.set_nonblocking(true).map_err(bind_error)?;
-    let bound = listener.local_addr().map_err(bind_error)?;
+) -> Result<common::metrics::MetricsServer, StartError> {
     let _guard = runtime.enter();
-    let listener = tokio::net::TcpListener::from_std(listener).map_err(bind_error)?;
-    let router: axum::Router = common::metrics::router(metrics.registry().clone());
-    let cancel = cancel.clone();
-    let task = runtime.spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(cancel.cancelled_owned())
-            .await;
-        if let Err(error) = served {
-            tracing::warn!(%error, "metrics endpoint failed");
-        }
-    });
-    tracing::info!(%bound, "metrics endpoint listening");
-    Ok((bound, task))
+    common::metrics::MetricsServer::spawn(addr, metrics.registry().clone(), cancel.clone())
+        .map_err(|source| StartError::MetricsBind { addr, source })
 }
 
 /// Joins the server and metrics tasks, then shuts the runtime down. Blocking; never call it
@@ -363,14 +349,14 @@ fn spawn_metrics(
 fn shutdown_runtime(
     runtime: tokio::runtime::Runtime,
     server: Option<ReplicationServer>,
-    metrics_task: Option<tokio::task::JoinHandle<()>>,
+    metrics_server: Option<common::metrics::MetricsServer>,
 ) {
     runtime.block_on(async {
         if let Some(server) = server {
             server.join().await;
         }
-        if let Some(task) = metrics_task {
-            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        if let Some(metrics_server) = metrics_server {
+            let _ = tokio::time::timeout(Duration::from_secs(2), metrics_server.join()).await;
         }
     });
     runtime.shutdown_timeout(Duration::from_secs(2));

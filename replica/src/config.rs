@@ -3,10 +3,40 @@
 
 use {
     crate::store::{IndexConfig, IndexKind, StoreConfig},
+    replication_proto::transport::Upstream,
     serde::{Deserialize, Serialize},
     solana_pubkey::Pubkey,
-    std::{path::PathBuf, str::FromStr},
+    std::{
+        path::{Path, PathBuf},
+        str::FromStr,
+    },
 };
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", .path.display())]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    /// A key in a setting is not a valid pubkey (`what` names the setting).
+    #[error("{what} {key}: {reason}")]
+    InvalidKey {
+        what: &'static str,
+        key: String,
+        reason: String,
+    },
+    #[error("--upstream {value}: {reason}")]
+    Upstream { value: String, reason: String },
+    #[error("--ledger is required")]
+    NoLedger,
+}
 
 const DEFAULT_BLOCK_CACHE_MB: usize = 256;
 const DEFAULT_SORT_MEMORY_MB: usize = 1024;
@@ -89,13 +119,10 @@ impl Default for AccountsIndexSection {
 }
 
 impl AccountsIndexSection {
-    pub fn to_index_config(&self) -> anyhow::Result<IndexConfig> {
-        let parse = |keys: &[String]| -> anyhow::Result<_> {
+    pub fn to_index_config(&self) -> Result<IndexConfig, ConfigError> {
+        let parse = |keys: &[String]| -> Result<_, ConfigError> {
             keys.iter()
-                .map(|key| {
-                    Pubkey::from_str(key)
-                        .map_err(|error| anyhow::anyhow!("invalid index key {key}: {error}"))
-                })
+                .map(|key| parse_pubkey("index key", key))
                 .collect()
         };
         Ok(IndexConfig {
@@ -136,13 +163,46 @@ impl Default for StoreSection {
 
 impl ReplicaConfig {
     /// Reads a TOML file.
-    pub fn from_file(path: &std::path::Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
-        toml::from_str(&text).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
-    pub fn store_config(&self) -> anyhow::Result<StoreConfig> {
+    /// The ledger directory, which every start needs.
+    pub fn ledger(&self) -> Result<&Path, ConfigError> {
+        self.ledger.as_deref().ok_or(ConfigError::NoLedger)
+    }
+
+    /// The upstreams, parsed, in order of preference.
+    pub fn upstreams(&self) -> Result<Vec<Upstream>, ConfigError> {
+        self.replication
+            .upstreams
+            .iter()
+            .map(|value| {
+                value.parse().map_err(|reason| ConfigError::Upstream {
+                    value: value.clone(),
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    /// The identities allowed to replicate from this node (empty: any identity).
+    pub fn allowed_replicas(&self) -> Result<Vec<Pubkey>, ConfigError> {
+        self.replication
+            .allowed_replicas
+            .iter()
+            .map(|key| parse_pubkey("--allowed-replica", key))
+            .collect()
+    }
+
+    pub fn store_config(&self) -> Result<StoreConfig, ConfigError> {
         Ok(StoreConfig {
             indexes: self.accounts_index.to_index_config()?,
             block_cache_bytes: self.store.block_cache_mb << 20,
@@ -158,6 +218,14 @@ impl ReplicaConfig {
             },
         })
     }
+}
+
+fn parse_pubkey(what: &'static str, key: &str) -> Result<Pubkey, ConfigError> {
+    Pubkey::from_str(key).map_err(|error| ConfigError::InvalidKey {
+        what,
+        key: key.to_string(),
+        reason: error.to_string(),
+    })
 }
 
 #[cfg(test)]

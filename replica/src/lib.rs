@@ -2,10 +2,10 @@
 //! snapshot archives, kept current from an upstream, and served over Agave's JSON-RPC.
 
 pub mod bank;
-pub mod bootstrap;
 pub mod cmd;
 pub mod config;
 pub mod metrics;
+pub mod node;
 pub mod rpc;
 pub mod serve;
 pub mod snapshot;

@@ -7,11 +7,10 @@ use {
         AccountRecord, SlotConfirmations, SlotHeader, SlotInfo, SlotRecords, SlotSource,
         SlotStatus, SourceError, source::SharedSlotRecords,
     },
+    solana_clock::Slot,
     solana_hash::Hash,
     std::sync::Arc,
 };
-
-pub type Slot = u64;
 
 /// Slots listed per confirmation answer; a replica further behind asks again.
 const MAX_LISTED_SLOTS: usize = 1024;

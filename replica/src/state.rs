@@ -4,14 +4,13 @@
 use {
     crate::{
         bank::{BankView, overlay::Overlay},
-        store::{AccountsStore, BankInfo, StoreError},
+        store::{AccountsStore, BankFields, StoreError},
     },
+    solana_clock::Slot,
     solana_hash::Hash,
     solana_pubkey::Pubkey,
     std::sync::{Arc, RwLock},
 };
-
-pub type Slot = u64;
 
 /// Commitment levels as clients send them; `processed` is answered at `confirmed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -38,7 +37,7 @@ pub struct ReplicaState {
     upstream: RwLock<Option<UpstreamStatus>>,
     identity: Pubkey,
     genesis_hash: Option<Hash>,
-    bank_info: Option<BankInfo>,
+    bank_fields: Option<BankFields>,
     /// Bumped on every change of the overlay or the root: downstream long-polls wait on it.
     changes: tokio::sync::watch::Sender<u64>,
     /// Set when the upstream can no longer bring this replica forward (retention passed, or the
@@ -54,7 +53,7 @@ impl ReplicaState {
         identity: Pubkey,
         genesis_hash: Option<Hash>,
     ) -> Result<Self, StoreError> {
-        let bank_info = store.bank_info()?;
+        let bank_fields = store.bank_fields()?;
         let registry = prometheus::Registry::new();
         let metrics = crate::metrics::ReplicaMetrics::new(&registry);
         Ok(Self {
@@ -63,7 +62,7 @@ impl ReplicaState {
             upstream: RwLock::default(),
             identity,
             genesis_hash,
-            bank_info,
+            bank_fields,
             changes: tokio::sync::watch::Sender::new(0),
             needs_bootstrap: RwLock::default(),
             registry,
@@ -84,8 +83,8 @@ impl ReplicaState {
     }
 
     /// Cluster parameters from the bootstrap snapshot's manifest.
-    pub fn bank_info(&self) -> Option<&BankInfo> {
-        self.bank_info.as_ref()
+    pub fn bank_fields(&self) -> Option<&BankFields> {
+        self.bank_fields.as_ref()
     }
 
     pub fn overlay(&self) -> &RwLock<Overlay> {

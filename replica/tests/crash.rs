@@ -3,7 +3,7 @@
 
 use {
     replica::{
-        bootstrap::store_path,
+        node::bootstrap::store_path,
         store::{
             AccountsStore, SlotCommit, SlotMeta, StoreConfig,
             bulk::{BulkLoadOptions, bulk_load},

@@ -8,23 +8,24 @@
 //! `cargo bench -p replication-proto --bench throughput -- [--slots N] [--records M]
 //! [--raw-mib X] [--concurrency C] [--no-compress]`
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
-
-use bytes::Bytes;
-use replication_proto::{
-    AccountRecord, Hash, Pubkey, SlotInfo, SlotStatus, SlotStreamEvent,
-    source::MemorySlotSource,
-    transport::{
-        ClientAllowlist, QuicConfig, ReplicationClient, ReplicationClientConfig, ReplicationServer,
-        ReplicationServerConfig, identity_pubkey,
-        tls::{quinn_client_config, quinn_server_config},
+use {
+    bytes::Bytes,
+    replication_proto::{
+        AccountRecord, Hash, Pubkey, SlotInfo, SlotStatus, SlotStreamEvent,
+        source::MemorySlotSource,
+        transport::{
+            ClientAllowlist, QuicConfig, ReplicationClient, ReplicationClientConfig,
+            ReplicationServer, ReplicationServerConfig, identity_pubkey,
+            tls::{quinn_client_config, quinn_server_config},
+        },
     },
+    solana_keypair::Keypair,
+    std::{
+        sync::Arc,
+        time::{Duration, Instant},
+    },
+    tokio_util::sync::CancellationToken,
 };
-use solana_keypair::Keypair;
-use tokio_util::sync::CancellationToken;
 
 struct Args {
     slots: u64,

@@ -8,13 +8,13 @@
 //!
 //! No I/O here: encoders write into [`BufMut`], decoders read from [`Buf`] or byte slices.
 
-use std::{borrow::Cow, io::Read};
-
-use bincode::Options;
-use bytes::{Buf, BufMut};
-use serde::{Serialize, de::DeserializeOwned};
-
 pub use crate::error::FrameError;
+use {
+    bincode::Options,
+    bytes::{Buf, BufMut},
+    serde::{Serialize, de::DeserializeOwned},
+    std::{borrow::Cow, io::Read},
+};
 
 /// Bytes before the payload: length (u32 LE) and flags (u8).
 pub const FRAME_HEADER_LEN: usize = 5;
@@ -313,9 +313,11 @@ pub fn decode_frame<T: DeserializeOwned>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::message::{
-        AccountRecord, ErrorCode, ErrorFrame, Hash, Pubkey, Request, Response, SlotHeader,
+    use {
+        super::*,
+        crate::message::{
+            AccountRecord, ErrorCode, ErrorFrame, Hash, Pubkey, Request, Response, SlotHeader,
+        },
     };
 
     fn records(n: usize, data_len: usize) -> Vec<AccountRecord> {

@@ -18,13 +18,15 @@ pub mod source;
 #[cfg(feature = "transport")]
 pub mod transport;
 
-pub use error::{FrameError, ProtocolError, SourceError};
-pub use frame::{FrameConfig, FrameEncoder, FrameHeader};
-pub use message::{
-    AccountRecord, ErrorCode, ErrorFrame, Hash, Pubkey, Request, Response, Slot, SlotConfirmations,
-    SlotHeader, SlotInfo, SlotStatus, SlotTrailer, VERSION,
-};
-pub use slot_stream::{SlotStreamEvent, SlotStreamReader, SlotStreamWriter};
-pub use source::SlotRecords;
 #[cfg(feature = "transport")]
 pub use source::SlotSource;
+pub use {
+    error::{FrameError, ProtocolError, SourceError},
+    frame::{FrameConfig, FrameEncoder, FrameHeader},
+    message::{
+        AccountRecord, ErrorCode, ErrorFrame, Hash, Pubkey, Request, Response, Slot,
+        SlotConfirmations, SlotHeader, SlotInfo, SlotStatus, SlotTrailer, VERSION,
+    },
+    slot_stream::{SlotStreamEvent, SlotStreamReader, SlotStreamWriter},
+    source::SlotRecords,
+};

@@ -5,11 +5,9 @@
 //! bidirectional stream; the server answers with one or more [`Response`] frames.
 
 use serde::{Deserialize, Serialize};
-pub use solana_hash::Hash;
-pub use solana_pubkey::Pubkey;
-
 /// A Solana slot number.
-pub type Slot = u64;
+pub use solana_clock::Slot;
+pub use {solana_hash::Hash, solana_pubkey::Pubkey};
 
 /// The protocol version this crate speaks. Every [`Request`] carries the version its sender
 /// speaks; a server answers any other version with [`ErrorCode::UnsupportedVersion`].

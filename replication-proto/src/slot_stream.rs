@@ -6,15 +6,16 @@
 //! digest). [`RecordChunker`] groups records into chunks of bounded encoded size for sources.
 //! No I/O here.
 
-use bytes::BufMut;
-
 pub use crate::error::ProtocolError;
-use crate::{
-    frame::{FrameConfig, FrameEncoder},
-    message::{
-        AccountRecord, ErrorFrame, Hash, Response, ResponseRef, Slot, SlotConfirmations,
-        SlotHeader, SlotTrailer,
+use {
+    crate::{
+        frame::{FrameConfig, FrameEncoder},
+        message::{
+            AccountRecord, ErrorFrame, Hash, Response, ResponseRef, Slot, SlotConfirmations,
+            SlotHeader, SlotTrailer,
+        },
     },
+    bytes::BufMut,
 };
 
 /// Default target size of one records chunk (encoded bytes).
@@ -407,10 +408,12 @@ impl RecordChunker {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::{
-        frame::{DEFAULT_MAX_FRAME_LEN, decode_frame},
-        message::{ErrorCode, Pubkey, SlotInfo, SlotStatus},
+    use {
+        super::*,
+        crate::{
+            frame::{DEFAULT_MAX_FRAME_LEN, decode_frame},
+            message::{ErrorCode, Pubkey, SlotInfo, SlotStatus},
+        },
     };
 
     fn records(n: usize, data_len: usize) -> Vec<AccountRecord> {

@@ -1,26 +1,28 @@
 //! One-process QUIC loopback tests: a real `ReplicationServer` on 127.0.0.1:0 serving an
 //! in-memory `SlotSource`, and real `ReplicationClient`s.
 
-use std::{
-    collections::HashSet,
-    future::Future,
-    sync::Arc,
-    time::{Duration, Instant},
-};
-
-use replication_proto::{
-    AccountRecord, ErrorCode, Hash, Pubkey, Request, Response, Slot, SlotConfirmations, SlotHeader,
-    SlotInfo, SlotRecords, SlotSource, SlotStatus, SlotStreamEvent, SourceError, VERSION,
-    frame::{FrameHeader, decode_frame},
-    source::MemorySlotSource,
-    transport::{
-        ClientAllowlist, ClientError, CloseCode, ReplicationClient, ReplicationClientConfig,
-        ReplicationServer, ReplicationServerConfig, identity_pubkey, load_identity,
+use {
+    replication_proto::{
+        AccountRecord, ErrorCode, Hash, Pubkey, Request, Response, Slot, SlotConfirmations,
+        SlotHeader, SlotInfo, SlotRecords, SlotSource, SlotStatus, SlotStreamEvent, SourceError,
+        VERSION,
+        frame::{FrameHeader, decode_frame},
+        source::MemorySlotSource,
+        transport::{
+            ClientAllowlist, ClientError, CloseCode, ReplicationClient, ReplicationClientConfig,
+            ReplicationServer, ReplicationServerConfig, identity_pubkey, load_identity,
+        },
     },
+    solana_keypair::Keypair,
+    std::{
+        collections::HashSet,
+        future::Future,
+        sync::Arc,
+        time::{Duration, Instant},
+    },
+    tokio::sync::watch,
+    tokio_util::sync::CancellationToken,
 };
-use solana_keypair::Keypair;
-use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -2,15 +2,17 @@
 //! error that names the file (and the entry and offset where it applies), never a panic.
 
 use {
-    snapshot_tools::archive::{
-        AccountRecord, ArchiveErrorKind, ArchiveFormat, ArchiveKind, ArchiveLimits, ArchiveName,
-        ArchiveVisitor, ArchiveWriter, ChainError, ChainOptions, LtHash, SnapshotChain,
-        SnapshotManifest, VerifyError, account_lt_hash, lt_hash_checksum,
-        manifest::StorageEntry,
-        read_archive, read_chain,
-        storage::{StorageError, StoredAccount, write_entry},
+    snapshot_tools::{
+        archive::{
+            AccountRecord, ArchiveErrorKind, ArchiveFormat, ArchiveKind, ArchiveLimits,
+            ArchiveName, ArchiveVisitor, ArchiveWriter, ChainError, ChainOptions, LtHash,
+            SnapshotChain, SnapshotManifest, VerifyError, account_lt_hash, lt_hash_checksum,
+            manifest::StorageEntry,
+            read_archive, read_chain,
+            storage::{StorageError, StoredAccount, write_entry},
+        },
+        synthetic::SyntheticAccounts,
     },
-    snapshot_tools::synthetic::SyntheticAccounts,
     solana_pubkey::Pubkey,
     std::{
         io::Write,

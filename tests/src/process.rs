@@ -1,24 +1,21 @@
 //! Child processes for tests: started with `--ready-file`, awaited on that file, killed (and
-//! reaped) when dropped, their log kept for failure messages.
+//! reaped) when dropped, their log kept for failure messages. The supervision itself is
+//! `common::process`, which `replica dev` uses too.
 
 use {
-    anyhow::{Context, bail},
+    anyhow::Context,
+    common::process::{ChildProcess, StopOnDrop},
     std::{
-        path::{Path, PathBuf},
-        process::{Child, Command, Stdio},
-        time::{Duration, Instant},
+        path::Path,
+        process::{Command, Stdio},
+        time::Duration,
     },
 };
-
-/// How often the ready file is looked for.
-const READY_POLL: Duration = Duration::from_millis(10);
 
 /// A running child process; killed and reaped on drop.
 #[derive(Debug)]
 pub struct Process {
-    child: Child,
-    name: String,
-    log: PathBuf,
+    child: ChildProcess,
 }
 
 impl Process {
@@ -41,39 +38,17 @@ impl Process {
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file);
-        let child = command
-            .spawn()
-            .with_context(|| format!("starting {name}: {command:?}"))?;
-        let mut process = Self {
-            child,
-            name: name.to_string(),
-            log,
-        };
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(text) = std::fs::read_to_string(&ready) {
-                let info = serde_json::from_str(&text)
-                    .with_context(|| format!("{name} wrote an invalid ready file: {text}"))?;
-                return Ok((process, info));
-            }
-            if let Some(status) = process.child.try_wait()? {
-                bail!(
-                    "{name} exited with {status} before it was ready; log:\n{}",
-                    process.log_text()
-                );
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "{name} not ready after {timeout:?}; log:\n{}",
-                    process.log_text()
-                );
-            }
-            std::thread::sleep(READY_POLL);
+        let description = format!("{command:?}");
+        let mut child = ChildProcess::spawn(name, command, &log, StopOnDrop::Kill)
+            .with_context(|| format!("starting {name}: {description}"))?;
+        match child.wait_ready(&ready, timeout, || false) {
+            Ok(info) => Ok((Self { child }, info)),
+            Err(error) => Err(anyhow::anyhow!("{error}; log:\n{}", child.log_text())),
         }
     }
 
     pub fn name(&self) -> &str {
-        &self.name
+        self.child.name()
     }
 
     pub fn id(&self) -> u32 {
@@ -82,13 +57,6 @@ impl Process {
 
     /// The process's output so far.
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.log_text()
     }
 }

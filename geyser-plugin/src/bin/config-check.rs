@@ -1,10 +1,10 @@
 //! Validates a plugin config file the way `on_load` will: `config-check <plugin.json>`.
 //! Exits 0 when valid; prints the error and exits 1 otherwise.
 
-use std::process::ExitCode;
-
-use geyser_plugin::PluginConfig;
-use replication_proto::transport::load_identity;
+use {
+    geyser_plugin::PluginConfig, replication_proto::transport::load_identity,
+    std::process::ExitCode,
+};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);

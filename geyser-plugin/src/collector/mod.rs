@@ -44,16 +44,16 @@
 //! seen becomes a [`RootOutcome::Lost`]: the delta log moves its first available slot past it, so
 //! replicas behind it re-bootstrap instead of applying a chain with a hole.
 
-use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
-    sync::Arc,
-};
-
-use replication_proto::{AccountRecord, Hash, Pubkey, Slot, SlotInfo, SlotStatus};
-
-use crate::{
-    handoff::{EVENT_OVERHEAD_BYTES, Event, StatusKind},
-    metrics::Metrics,
+use {
+    crate::{
+        handoff::{EVENT_OVERHEAD_BYTES, Event, StatusKind},
+        metrics::Metrics,
+    },
+    replication_proto::{AccountRecord, Hash, Pubkey, Slot, SlotInfo, SlotStatus},
+    std::{
+        collections::{BTreeMap, BTreeSet, HashMap},
+        sync::Arc,
+    },
 };
 
 mod outcome;

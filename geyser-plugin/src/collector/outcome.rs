@@ -1,9 +1,10 @@
 //! What the collector produces: rooted banks to persist, lost slots, confirmed banks to serve,
 //! and why a slot cannot be served.
 
-use std::sync::Arc;
-
-use replication_proto::{AccountRecord, Pubkey, Slot, SlotInfo};
+use {
+    replication_proto::{AccountRecord, Pubkey, Slot, SlotInfo},
+    std::sync::Arc,
+};
 
 /// Why a slot cannot be served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,6 +8,7 @@ use {
         Account, AccountRef, AccountsStore, IndexKind, SlotMeta, StoreError, StoreView,
     },
     overlay::OverlaySlot,
+    solana_clock::Slot,
     solana_hash::Hash,
     solana_pubkey::Pubkey,
     std::{
@@ -16,8 +17,6 @@ use {
         sync::Arc,
     },
 };
-
-pub type Slot = u64;
 
 /// A borrowed account as a view reads it.
 #[derive(Debug, Clone, Copy)]
@@ -339,7 +338,7 @@ impl<'a> BankView<'a> {
             }
         }
         if hashes.len() < limit
-            && let Some(bank) = self.store.store().bank_info()?
+            && let Some(bank) = self.store.store().bank_fields()?
         {
             let mut queue = bank.blockhash_queue.entries.clone();
             queue.sort_by_key(|entry| std::cmp::Reverse(entry.hash_index));

@@ -3,6 +3,7 @@
 
 use {
     crate::store::{Account, IndexConfig, IndexKind, SlotMeta},
+    solana_clock::Slot,
     solana_hash::Hash,
     solana_pubkey::Pubkey,
     std::{
@@ -10,8 +11,6 @@ use {
         sync::Arc,
     },
 };
-
-pub type Slot = u64;
 
 /// One confirmed slot's final account versions.
 #[derive(Debug)]

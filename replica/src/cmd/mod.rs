@@ -1,7 +1,6 @@
-//! One module per subcommand: clap arguments and `run(args)`.
+//! One module per subcommand: clap arguments and `run(args)` (`sim` and `dev` live in the sim
+//! crate).
 
-pub mod dev;
 pub mod keygen;
 pub mod run;
-pub mod sim;
 pub mod store;

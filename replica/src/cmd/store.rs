@@ -2,7 +2,7 @@
 
 use {
     crate::{
-        bootstrap::store_path,
+        node::bootstrap::store_path,
         store::{
             AccountsStore, IndexConfig, SlotCommit, SlotMeta, StoreConfig, check::check_store,
             workload,

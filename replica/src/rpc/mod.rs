@@ -1,45 +1,48 @@
-//! Agave-compatible JSON-RPC over HTTP for the account-read subset (rpc-spec.md).
+//! Agave-compatible JSON-RPC over HTTP for the account-read subset.
 //!
-//! Layout: `http` (transport: paths, CORS, limits, gzip), `jsonrpc` (envelope), `params`
-//! (binding), `registry` + `api/` (one namespace per file, merged), `methods/` (method bodies),
-//! `view` (commitment, `minContextSlot`, sysvars), `encoding`, `filter`, `scan` (index routing,
-//! streamed results), `reads` (batched point reads), `error` (the one place errors get their
-//! codes), `config` (flags and the `[rpc]` section).
+//! Three layers, each importing only those below it:
+//! - [`methods`]: the methods, grouped by what they read, registered in the server's registry;
+//! - `read`: what methods read with (commitment → bank, sysvars, encodings, filters, token
+//!   helpers, index-routed scans), shared with PubSub;
+//! - `server`: HTTP, the JSON-RPC envelope, params, registry, replies, errors, metrics,
+//!   fallback and the blocking pools; it never names a method.
 
-mod api;
-mod config;
-mod context;
-mod encoding;
-mod error;
-mod fallback;
-mod filter;
-mod health;
-mod http;
-mod json;
-mod jsonrpc;
 mod methods;
-mod metrics;
-mod params;
-mod reads;
-mod registry;
-mod reply;
-mod scan;
-mod view;
+mod read;
+mod server;
 
-pub use config::{
+pub use server::config::{
     DEFAULT_BLOCKING_THREADS, DEFAULT_HEALTH_CHECK_SLOT_DISTANCE, DEFAULT_MAX_CONCURRENT_SCANS,
     DEFAULT_MAX_MULTIPLE_ACCOUNTS, DEFAULT_MAX_REQUEST_BODY_SIZE, DEFAULT_POINT_READ_QUEUE,
     DEFAULT_POINT_READ_THREADS, DEFAULT_SCAN_RESULTS_LIMIT_MB, RpcArgs, RpcConfig,
 };
 use {
     crate::state::ReplicaState,
-    anyhow::Context,
     axum::serve::ListenerExt,
-    context::RpcContext,
+    methods::{MethodContext, Methods, point_reads::PointReads},
+    server::{Server, fallback::Fallback, metrics::RpcMetrics, pool::Pools},
     solana_hash::Hash,
     std::{net::SocketAddr, str::FromStr, sync::Arc},
     tokio_util::sync::CancellationToken,
 };
+
+/// Why the JSON-RPC server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RpcStartError {
+    #[error("no JSON-RPC bind address")]
+    NoBind,
+    #[error("--genesis-hash {hash}: {reason}")]
+    GenesisHash { hash: String, reason: String },
+    #[error("--rpc-fallback: {0}")]
+    Fallback(String),
+    #[error("starting the point reader threads: {0}")]
+    Readers(std::io::Error),
+    #[error("binding JSON-RPC on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
 
 /// A running JSON-RPC server.
 #[derive(Debug)]
@@ -56,53 +59,67 @@ impl RpcServer {
         config: RpcConfig,
         registry: &prometheus::Registry,
         cancel: CancellationToken,
-    ) -> anyhow::Result<Self> {
-        let bind = config
-            .bind
-            .ok_or_else(|| anyhow::anyhow!("no RPC bind address"))?;
+    ) -> Result<Self, RpcStartError> {
+        let bind = config.bind.ok_or(RpcStartError::NoBind)?;
         let genesis_hash = config
             .genesis_hash
             .as_deref()
             .map(|hash| {
-                Hash::from_str(hash)
-                    .map_err(|error| anyhow::anyhow!("--genesis-hash {hash}: {error}"))
+                Hash::from_str(hash).map_err(|error| RpcStartError::GenesisHash {
+                    hash: hash.to_string(),
+                    reason: error.to_string(),
+                })
             })
             .transpose()?;
         let fallback = config
             .fallback
             .as_deref()
-            .map(fallback::Fallback::new)
-            .transpose()?;
-        let mut methods = registry::Methods::default();
-        api::register(&mut methods, config.legacy_rpc);
-        let metrics = metrics::RpcMetrics::new(registry);
-        let (reads, readers) = reads::PointReads::start(
+            .map(Fallback::new)
+            .transpose()
+            .map_err(|error| RpcStartError::Fallback(error.to_string()))?;
+        let mut methods = Methods::default();
+        methods::register(&mut methods, config.legacy_rpc);
+        let metrics = RpcMetrics::new(registry);
+        let (reads, readers) = PointReads::start(
             state.clone(),
-            context::NodeVersion::current().solana_core,
+            methods::NodeVersion::current().solana_core,
             config.point_read_threads,
             config.point_read_queue,
             metrics.point_read_queue_len.clone(),
         )
-        .context("starting the point reader threads")?;
-        let ctx = Arc::new(RpcContext::new(
+        .map_err(RpcStartError::Readers)?;
+        let pools = Pools::new(
+            config.blocking_threads,
+            config.max_concurrent_scans,
+            metrics.blocking_queue_len.clone(),
+            metrics.scans_streamed.clone(),
+        );
+        let app = Arc::new(MethodContext::new(
             state,
-            config,
-            methods,
-            metrics,
+            config.clone(),
             genesis_hash,
-            fallback,
             reads,
+            pools,
         ));
+        let server = Arc::new(Server {
+            registry: methods,
+            app,
+            config,
+            metrics,
+            fallback,
+        });
         let listener = tokio::net::TcpListener::bind(bind)
             .await
-            .with_context(|| format!("binding JSON-RPC on {bind}"))?;
-        let local_addr = listener.local_addr()?;
+            .map_err(|source| RpcStartError::Bind { addr: bind, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| RpcStartError::Bind { addr: bind, source })?;
         let listener = listener.tap_io(|stream| {
             if let Err(error) = stream.set_nodelay(true) {
                 tracing::debug!(%error, "TCP_NODELAY");
             }
         });
-        let router = http::router(ctx);
+        let router = server::http::router(server);
         let task = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, router)
                 .with_graceful_shutdown(cancel.cancelled_owned())

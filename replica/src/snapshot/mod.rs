@@ -9,6 +9,7 @@ use {
     crate::state::ReplicaState,
     serde::{Deserialize, Serialize},
     snapshot_tools::archive::{ArchiveFormat, ArchiveName},
+    solana_clock::Slot,
     std::{
         path::{Path, PathBuf},
         sync::Arc,
@@ -16,8 +17,6 @@ use {
     tokio_util::sync::CancellationToken,
     write::{SnapshotWriteError, WrittenSnapshot, write_full, write_incremental},
 };
-
-pub type Slot = u64;
 
 pub const DEFAULT_FULL_INTERVAL_SLOTS: u64 = 25_000;
 pub const DEFAULT_INCREMENTAL_INTERVAL_SLOTS: u64 = 500;

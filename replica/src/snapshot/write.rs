@@ -4,12 +4,13 @@
 //! state's lattice hash, so any reader can verify it.
 
 use {
-    crate::store::{AccountsStore, BankInfo, StoreError, delta_log::DeltaRecord},
+    crate::store::{AccountsStore, BankFields, StoreError, delta_log::DeltaRecord},
     snapshot_tools::archive::{
         AccountRecord, ArchiveFormat, ArchiveKind, ArchiveWriter, SnapshotManifest,
         manifest::{BlockhashEntry, BlockhashQueue},
         writer::WriteError,
     },
+    solana_clock::Slot,
     solana_pubkey::Pubkey,
     std::{
         collections::BTreeMap,
@@ -17,8 +18,6 @@ use {
         path::{Path, PathBuf},
     },
 };
-
-pub type Slot = u64;
 
 /// Accounts go into storages of at most this many bytes, each under its own slot (counting
 /// down from the snapshot slot), since Agave allows one storage per slot and 16 GiB per storage.
@@ -53,31 +52,18 @@ pub struct WrittenSnapshot {
 
 fn manifest(
     store: &AccountsStore,
-    bank: &BankInfo,
+    bank: &BankFields,
     slot: Slot,
     capitalization: u64,
 ) -> Result<SnapshotManifest, StoreError> {
     let meta = store.slot_meta(slot)?;
-    let mut manifest = SnapshotManifest::new(
+    let mut manifest = SnapshotManifest::from_bank_fields(
         slot,
         meta.map_or(slot.saturating_sub(1), |meta| meta.parent),
         capitalization,
+        bank,
     );
     manifest.block_height = meta.and_then(|meta| meta.block_height).unwrap_or(slot);
-    manifest.epoch_schedule = bank.epoch_schedule;
-    manifest.inflation = bank.inflation;
-    manifest.fee_rate_governor = bank.fee_rate_governor;
-    manifest.lamports_per_signature = bank.lamports_per_signature;
-    manifest.slots_per_year = bank.slots_per_year;
-    manifest.ticks_per_slot = bank.ticks_per_slot;
-    manifest.ns_per_slot = bank.ns_per_slot;
-    manifest.hashes_per_tick = bank.hashes_per_tick;
-    manifest.genesis_creation_time = bank.genesis_creation_time;
-    manifest.hard_forks = bank.hard_forks.clone();
-    manifest.epoch_total_stakes = bank.epoch_total_stakes.clone();
-    manifest.transaction_count = bank.transaction_count;
-    manifest.tick_height = (slot + 1).saturating_mul(bank.ticks_per_slot);
-    manifest.max_tick_height = manifest.tick_height;
     // The blockhash queue: the newest rooted slots' blockhashes, newest with the highest index.
     let recent: Vec<_> = store
         .recent_slots(BLOCKHASH_QUEUE_SLOTS)?
@@ -133,7 +119,7 @@ pub fn write_full(
     dir: &Path,
     format: ArchiveFormat,
 ) -> Result<WrittenSnapshot, SnapshotWriteError> {
-    let bank = store.bank_info()?.ok_or(SnapshotWriteError::NoBankInfo)?;
+    let bank = store.bank_fields()?.ok_or(SnapshotWriteError::NoBankInfo)?;
     let view = store.view();
     let root = view.root_state()?;
     let mut spreader = StorageSpreader {
@@ -183,7 +169,7 @@ pub fn write_incremental(
     base_slot: Slot,
     format: ArchiveFormat,
 ) -> Result<WrittenSnapshot, SnapshotWriteError> {
-    let bank = store.bank_info()?.ok_or(SnapshotWriteError::NoBankInfo)?;
+    let bank = store.bank_fields()?.ok_or(SnapshotWriteError::NoBankInfo)?;
     let view = store.view();
     let root = view.root_state()?;
     let mut changed: BTreeMap<Pubkey, DeltaRecord> = BTreeMap::new();

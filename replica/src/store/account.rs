@@ -5,10 +5,9 @@
 
 use {
     snapshot_tools::archive::{LtHash, account_lt_hash},
+    solana_clock::Slot,
     solana_pubkey::Pubkey,
 };
-
-use super::Slot;
 
 const HEADER_LEN: usize = 8 + 8 + 32 + 1 + 8;
 

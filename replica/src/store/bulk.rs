@@ -8,9 +8,9 @@
 
 use {
     super::{
-        AccountRef, AccountsStore, IndexKind, RootState, StoreConfig, StoreError, cf, encode_into,
-        meta,
-        meta::{BankInfo, SlotMeta, SnapshotOrigin},
+        AccountRef, AccountsStore, BankFields, IndexKind, RootState, StoreConfig, StoreError, cf,
+        encode_into,
+        meta::{self, SlotMeta, SnapshotOrigin},
         write_root_state,
     },
     rocksdb::{Cache, IngestExternalFileOptions, SstFileWriter, WriteBatch, WriteOptions},
@@ -540,7 +540,7 @@ fn load_into_staging(
     batch.put_cf(
         meta_cf,
         meta::keys::BANK,
-        encode(&BankInfo::from_manifest(manifest)),
+        encode(&BankFields::from_manifest(manifest)),
     );
     batch.put_cf(
         meta_cf,

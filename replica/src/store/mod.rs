@@ -14,7 +14,8 @@ pub mod workload;
 pub use {
     account::{Account, AccountRef, AccountUpdate, encode_into},
     index::{IndexConfig, IndexEntries, IndexKind, entry_key, is_token_program, token_delegate},
-    meta::{BankInfo, SCHEMA_VERSION, SlotMeta, SnapshotOrigin},
+    meta::{SCHEMA_VERSION, SlotMeta, SnapshotOrigin},
+    snapshot_tools::archive::BankFields,
     view::StoreView,
 };
 use {
@@ -25,6 +26,7 @@ use {
         lt_hash::{lt_hash_bytes, lt_hash_from_bytes},
         lt_hash_checksum,
     },
+    solana_clock::Slot,
     solana_hash::Hash,
     solana_pubkey::Pubkey,
     std::{
@@ -33,8 +35,6 @@ use {
         sync::{Mutex, RwLock},
     },
 };
-
-pub type Slot = u64;
 
 /// Below this many updates in a slot, hashing on the calling thread is faster than fanning out.
 const PARALLEL_HASH_THRESHOLD: usize = 256;
@@ -281,7 +281,7 @@ impl AccountsStore {
             .transpose()
     }
 
-    pub fn bank_info(&self) -> Result<Option<BankInfo>, StoreError> {
+    pub fn bank_fields(&self) -> Result<Option<BankFields>, StoreError> {
         self.meta_bincode(meta::keys::BANK, "bank information")
     }
 

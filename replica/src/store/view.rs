@@ -2,8 +2,9 @@
 //! commits land.
 
 use {
-    super::{Account, AccountRef, AccountsStore, IndexKind, Slot, StoreError, cf, meta},
+    super::{Account, AccountRef, AccountsStore, IndexKind, StoreError, cf, meta},
     rocksdb::{DB, ReadOptions, SnapshotWithThreadMode},
+    solana_clock::Slot,
     solana_pubkey::Pubkey,
     std::ops::ControlFlow,
 };
@@ -126,16 +127,6 @@ impl<'a> StoreView<'a> {
                     .ok_or_else(|| self.store.corrupt("account record"))
             })
             .transpose()
-    }
-
-    /// Accounts for `pubkeys`, in order.
-    pub fn multi_get(&self, pubkeys: &[Pubkey]) -> Result<Vec<Option<Account>>, StoreError> {
-        let mut accounts = Vec::with_capacity(pubkeys.len());
-        let _: ControlFlow<()> = self.for_each_of(pubkeys, |_, account| {
-            accounts.push(account.map(|account| account.to_account()));
-            ControlFlow::Continue(())
-        })?;
-        Ok(accounts)
     }
 
     /// Calls `visit` with each of `pubkeys` (in order) and its account, if any.

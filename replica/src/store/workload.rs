@@ -8,7 +8,7 @@
 use {
     super::{
         AccountUpdate, AccountsStore, StoreConfig,
-        bulk::{BulkLoadOptions, bulk_load},
+        bulk::{BulkLoadError, BulkLoadOptions, bulk_load},
     },
     rand::{Rng, SeedableRng},
     rand_chacha::ChaCha8Rng,
@@ -20,7 +20,7 @@ use {
 
 /// Loads a full archive into a new store at `path` (default configuration, no progress bar) and
 /// opens it: the starting state of tests and benchmarks.
-pub fn load_store(path: &Path, archive: &Path) -> anyhow::Result<AccountsStore> {
+pub fn load_store(path: &Path, archive: &Path) -> Result<AccountsStore, BulkLoadError> {
     let options = BulkLoadOptions {
         progress_bar: false,
         ..BulkLoadOptions::default()

@@ -2,18 +2,18 @@
 //! rooted chains into the store. These run on blocking threads (they read the store).
 
 use {
+    super::SyncError,
     crate::{
         bank::{BankView, overlay::OverlaySlot},
         state::ReplicaState,
         store::{Account, AccountUpdate, SlotCommit, SlotMeta, StoreError},
     },
     replication_proto::{AccountRecord, SlotHeader, SlotInfo, SlotTrailer},
+    solana_clock::Slot,
     solana_hash::Hash,
     solana_pubkey::Pubkey,
     std::{collections::BTreeMap, sync::Arc},
 };
-
-use super::{Slot, SyncError};
 
 pub(super) fn overlay_has(state: &ReplicaState, slot: Slot, blockhash: &Hash) -> bool {
     state

@@ -10,6 +10,7 @@ use {
         SlotInfo, SlotStatus,
         transport::{ClientError, ReplicationClient, ReplicationClientConfig, Upstream},
     },
+    solana_clock::Slot,
     solana_keypair::Keypair,
     std::{
         collections::{HashSet, VecDeque},
@@ -18,8 +19,6 @@ use {
     },
     tokio_util::{sync::CancellationToken, task::AbortOnDropHandle},
 };
-
-pub type Slot = u64;
 
 /// Rooted slots held in the overlay at most while catching up before they are committed.
 const CATCH_UP_COMMIT_SLOTS: usize = 16;

@@ -1,15 +1,15 @@
 //! An in-memory [`SlotSource`], for tests, benchmarks and simulations.
 
-use std::{
-    collections::BTreeMap,
-    sync::{Arc, Mutex, MutexGuard},
-};
-
-use tokio::sync::watch;
-
-use super::{SharedSlotRecords, SlotRecords, SlotSource, SourceError};
-use crate::message::{
-    AccountRecord, Hash, Slot, SlotConfirmations, SlotHeader, SlotInfo, SlotStatus,
+use {
+    super::{SharedSlotRecords, SlotRecords, SlotSource, SourceError},
+    crate::message::{
+        AccountRecord, Hash, Slot, SlotConfirmations, SlotHeader, SlotInfo, SlotStatus,
+    },
+    std::{
+        collections::BTreeMap,
+        sync::{Arc, Mutex, MutexGuard},
+    },
+    tokio::sync::watch,
 };
 
 #[derive(Debug)]

@@ -11,15 +11,16 @@
 #[cfg(feature = "transport")]
 mod memory;
 
-use std::sync::Arc;
-
 pub use crate::error::SourceError;
-use crate::{
-    message::{AccountRecord, Hash, SlotHeader},
-    slot_stream::RecordChunker,
-};
 #[cfg(feature = "transport")]
 pub use memory::MemorySlotSource;
+use {
+    crate::{
+        message::{AccountRecord, Hash, SlotHeader},
+        slot_stream::RecordChunker,
+    },
+    std::sync::Arc,
+};
 
 /// One slot's records, as a server streams them.
 ///
@@ -112,8 +113,7 @@ impl SlotRecords for SharedSlotRecords {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::message::Pubkey;
+    use {super::*, crate::message::Pubkey};
 
     #[test]
     fn shared_records_chunk_by_bytes() {

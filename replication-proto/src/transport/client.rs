@@ -1,23 +1,23 @@
 //! The replication client: one QUIC connection to an upstream whose identity is known.
 
-use std::{
-    net::{Ipv4Addr, Ipv6Addr, SocketAddr},
-    time::Duration,
-};
-
-use quinn::{Connection, Endpoint, ReadExactError, RecvStream};
-use solana_keypair::Keypair;
-use tokio::time::timeout;
-
-use super::{CloseCode, config::ReplicationClientConfig, error::ClientError, tls};
-use crate::{
-    error::{FrameError, ProtocolError},
-    frame::{FRAME_HEADER_LEN, FrameConfig, FrameHeader, decode_payload, encode_frame},
-    message::{
-        AccountRecord, Hash, Pubkey, Request, Response, Slot, SlotConfirmations, SlotHeader,
-        SlotTrailer, VERSION,
+use {
+    super::{CloseCode, config::ReplicationClientConfig, error::ClientError, tls},
+    crate::{
+        error::{FrameError, ProtocolError},
+        frame::{FRAME_HEADER_LEN, FrameConfig, FrameHeader, decode_payload, encode_frame},
+        message::{
+            AccountRecord, Hash, Pubkey, Request, Response, Slot, SlotConfirmations, SlotHeader,
+            SlotTrailer, VERSION,
+        },
+        slot_stream::{SlotStreamEvent, SlotStreamReader, validate_confirmations},
     },
-    slot_stream::{SlotStreamEvent, SlotStreamReader, validate_confirmations},
+    quinn::{Connection, Endpoint, ReadExactError, RecvStream},
+    solana_keypair::Keypair,
+    std::{
+        net::{Ipv4Addr, Ipv6Addr, SocketAddr},
+        time::Duration,
+    },
+    tokio::time::timeout,
 };
 
 /// Frames larger than this are decoded (decompressed, deserialized) on the blocking pool.

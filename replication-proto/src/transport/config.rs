@@ -1,10 +1,10 @@
 //! Transport settings. Defaults live here, once, as `DEFAULT_*` constants.
 
-use std::{collections::HashSet, net::SocketAddr, str::FromStr, sync::Arc, time::Duration};
-
-use solana_keypair::Keypair;
-
-use crate::{frame::FrameConfig, message::Pubkey, slot_stream::DEFAULT_CHUNK_TARGET_BYTES};
+use {
+    crate::{frame::FrameConfig, message::Pubkey, slot_stream::DEFAULT_CHUNK_TARGET_BYTES},
+    solana_keypair::Keypair,
+    std::{collections::HashSet, net::SocketAddr, str::FromStr, sync::Arc, time::Duration},
+};
 
 /// QUIC keep-alive: well under the idle timeout, so long-polls and quiet links stay up.
 pub const DEFAULT_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(5);

@@ -1,11 +1,12 @@
 //! Errors of the transport, one enum per role.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
-
-use super::CloseCode;
-use crate::{
-    error::{FrameError, ProtocolError},
-    message::{ErrorCode, ErrorFrame, Pubkey, Slot},
+use {
+    super::CloseCode,
+    crate::{
+        error::{FrameError, ProtocolError},
+        message::{ErrorCode, ErrorFrame, Pubkey, Slot},
+    },
+    std::{net::SocketAddr, path::PathBuf, time::Duration},
 };
 
 /// A node identity could not be loaded or turned into a TLS configuration.

@@ -13,18 +13,21 @@ mod error;
 mod server;
 pub mod tls;
 
-pub use client::{ReplicationClient, ResponseStream, SlotAccountsStream};
-pub use config::{
-    ClientAllowlist, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,
-    DEFAULT_KEEP_ALIVE_INTERVAL, DEFAULT_MAX_BLOCKING_TASKS, DEFAULT_MAX_CONCURRENT_STREAMS,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_IDLE_TIMEOUT, DEFAULT_MAX_REQUEST_LEN, DEFAULT_MAX_WAIT,
-    DEFAULT_RECEIVE_WINDOW, DEFAULT_REQUEST_READ_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_SEND_WINDOW, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_STREAM_RECEIVE_WINDOW,
-    DEFAULT_WRITE_TIMEOUT, QuicConfig, ReplicationClientConfig, ReplicationServerConfig, Upstream,
+pub use {
+    client::{ReplicationClient, ResponseStream, SlotAccountsStream},
+    config::{
+        ClientAllowlist, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,
+        DEFAULT_KEEP_ALIVE_INTERVAL, DEFAULT_MAX_BLOCKING_TASKS, DEFAULT_MAX_CONCURRENT_STREAMS,
+        DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_IDLE_TIMEOUT, DEFAULT_MAX_REQUEST_LEN,
+        DEFAULT_MAX_WAIT, DEFAULT_RECEIVE_WINDOW, DEFAULT_REQUEST_READ_TIMEOUT,
+        DEFAULT_REQUEST_TIMEOUT, DEFAULT_SEND_WINDOW, DEFAULT_SHUTDOWN_TIMEOUT,
+        DEFAULT_STREAM_RECEIVE_WINDOW, DEFAULT_WRITE_TIMEOUT, QuicConfig, ReplicationClientConfig,
+        ReplicationServerConfig, Upstream,
+    },
+    error::{ClientError, IdentityError, ServerError},
+    server::ReplicationServer,
+    tls::{identity_pubkey, load_identity},
 };
-pub use error::{ClientError, IdentityError, ServerError};
-pub use server::ReplicationServer;
-pub use tls::{identity_pubkey, load_identity};
 
 /// TLS ALPN protocol id of replication protocol v1.
 pub const ALPN: &[u8] = b"solana-replica/1";

@@ -6,21 +6,23 @@
 //! awaits every write, so a slow client holds at most one encoded chunk here plus what QUIC
 //! flow control lets it have in flight.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
-
-use bytes::Bytes;
-use quinn::{Connection, Endpoint, Incoming, ReadToEndError, RecvStream, SendStream};
-use serde::Serialize;
-use tokio::{sync::Semaphore, task::JoinHandle, time::timeout};
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tracing::{Instrument, debug, info, info_span, warn};
-
-use super::{CloseCode, config::ReplicationServerConfig, error::ServerError, tls};
-use crate::{
-    frame::{FrameEncoder, FrameHeader, decode_message, payload_bytes},
-    message::{ErrorCode, ErrorFrame, Hash, Pubkey, Request, Response, ResponseRef, Slot, VERSION},
-    slot_stream::SlotStreamWriter,
-    source::{SlotRecords, SlotSource, SourceError},
+use {
+    super::{CloseCode, config::ReplicationServerConfig, error::ServerError, tls},
+    crate::{
+        frame::{FrameEncoder, FrameHeader, decode_message, payload_bytes},
+        message::{
+            ErrorCode, ErrorFrame, Hash, Pubkey, Request, Response, ResponseRef, Slot, VERSION,
+        },
+        slot_stream::SlotStreamWriter,
+        source::{SlotRecords, SlotSource, SourceError},
+    },
+    bytes::Bytes,
+    quinn::{Connection, Endpoint, Incoming, ReadToEndError, RecvStream, SendStream},
+    serde::Serialize,
+    std::{net::SocketAddr, sync::Arc, time::Duration},
+    tokio::{sync::Semaphore, task::JoinHandle, time::timeout},
+    tokio_util::{sync::CancellationToken, task::TaskTracker},
+    tracing::{Instrument, debug, info, info_span, warn},
 };
 
 /// A running replication server. Dropping the handle does not stop it: cancel the token given
@@ -547,8 +549,10 @@ fn next_step(records: &mut dyn SlotRecords, writer: &mut SlotStreamWriter, targe
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::frame::{FrameConfig, encode_frame};
+    use {
+        super::*,
+        crate::frame::{FrameConfig, encode_frame},
+    };
 
     fn framed<T: Serialize>(msg: &T) -> Vec<u8> {
         let mut buf = Vec::new();

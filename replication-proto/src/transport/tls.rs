@@ -9,23 +9,23 @@
 //! allowlist is checked after the handshake so that a refused client learns why (see
 //! [`CloseCode::NotAllowed`](super::CloseCode::NotAllowed)).
 
-use std::{
-    path::Path,
-    sync::{Arc, Mutex},
+use {
+    super::{ALPN, QuicConfig, error::IdentityError},
+    crate::message::Pubkey,
+    rustls::{
+        CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme,
+        client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
+        crypto::{CryptoProvider, WebPkiSupportedAlgorithms, verify_tls13_signature},
+        pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime},
+        server::danger::{ClientCertVerified, ClientCertVerifier},
+    },
+    solana_keypair::Keypair,
+    solana_signer::Signer,
+    std::{
+        path::Path,
+        sync::{Arc, Mutex},
+    },
 };
-
-use rustls::{
-    CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme,
-    client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
-    crypto::{CryptoProvider, WebPkiSupportedAlgorithms, verify_tls13_signature},
-    pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime},
-    server::danger::{ClientCertVerified, ClientCertVerifier},
-};
-use solana_keypair::Keypair;
-use solana_signer::Signer;
-
-use super::{ALPN, QuicConfig, error::IdentityError};
-use crate::message::Pubkey;
 
 /// The name a client puts in its TLS ClientHello; never checked (identities are keys).
 pub(crate) const SERVER_NAME: &str = "solana-replica";
@@ -171,6 +171,34 @@ fn no_tls12() -> rustls::Error {
     rustls::Error::PeerIncompatible(rustls::PeerIncompatible::Tls12NotOffered)
 }
 
+/// The handshake-signature part both verifiers share: TLS 1.3 only, Ed25519 only, checked with
+/// the provider's algorithms (`self.algorithms`).
+macro_rules! ed25519_tls13_signatures {
+    () => {
+        fn verify_tls12_signature(
+            &self,
+            _message: &[u8],
+            _cert: &CertificateDer<'_>,
+            _dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            Err(no_tls12())
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls13_signature(message, cert, dss, &self.algorithms)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            vec![SignatureScheme::ED25519]
+        }
+    };
+}
+
 /// Where the client's verifier records the identity the server presented.
 pub(crate) type PresentedIdentity = Arc<Mutex<Option<Pubkey>>>;
 
@@ -204,27 +232,7 @@ impl ServerCertVerifier for UpstreamVerifier {
         Ok(ServerCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(no_tls12())
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        vec![SignatureScheme::ED25519]
-    }
+    ed25519_tls13_signatures!();
 }
 
 /// Server side: requires a client certificate with an Ed25519 identity and a valid handshake
@@ -257,27 +265,7 @@ impl ClientCertVerifier for ClientIdentityVerifier {
         Ok(ClientCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(no_tls12())
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        vec![SignatureScheme::ED25519]
-    }
+    ed25519_tls13_signatures!();
 }
 
 /// The rustls server configuration of a replication server with this identity.

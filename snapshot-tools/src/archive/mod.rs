@@ -1,6 +1,7 @@
 //! Agave snapshot archives: names, the streaming reader, the manifest, storages, the lattice
 //! hash, full + incremental chains, and the writer.
 
+pub mod bank_fields;
 pub mod chain;
 pub mod lt_hash;
 pub mod manifest;
@@ -10,6 +11,7 @@ pub mod storage;
 pub mod writer;
 
 pub use {
+    bank_fields::BankFields,
     chain::{
         AccountRecord, ChainError, ChainOptions, ChainSummary, SnapshotChain, VerifyError,
         read_chain,

@@ -3,12 +3,11 @@
 //! `snapshot-<SLOT>-<HASH>.<EXT>` and `incremental-snapshot-<BASE>-<SLOT>-<HASH>.<EXT>`, where
 //! `HASH` is base58 of blake3 of the accounts lattice hash at `SLOT`.
 
+pub use solana_clock::Slot;
 use {
     solana_hash::Hash,
     std::{fmt, path::Path, str::FromStr},
 };
-
-pub type Slot = u64;
 
 /// Compression of an archive, by file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -130,26 +130,19 @@ pub fn run(args: MirrorArgs) -> anyhow::Result<ExitCode> {
         let shutdown = common::shutdown::token_on_signal();
         let mut server = None;
         if let Some(addr) = args.metrics_listen {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding {addr}"))?;
-            let bound = listener.local_addr()?;
-            tracing::info!(metrics_listen = %bound, "serving /metrics");
+            let metrics =
+                common::metrics::MetricsServer::spawn(addr, registry.clone(), shutdown.clone())
+                    .with_context(|| format!("binding {addr}"))?;
+            let bound = metrics.local_addr();
             if let Some(path) = &args.ready_file {
                 common::ready::write(path, &serde_json::json!({ "metrics_listen": bound }))
                     .with_context(|| format!("writing the ready file {}", path.display()))?;
             }
-            let router = common::metrics::router(registry.clone());
-            let stop = shutdown.clone();
-            server = Some(tokio::spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(stop.cancelled_owned())
-                    .await
-            }));
+            server = Some(metrics);
         }
         mirror.run(shutdown).await;
         if let Some(server) = server {
-            server.await??;
+            server.join().await;
         }
         Ok(ExitCode::SUCCESS)
     })

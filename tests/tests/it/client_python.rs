@@ -2,7 +2,10 @@
 //! Needs Python 3 (`PYTHON`, default `python3`) with
 //! `pip install -r tests/clients/python/requirements.txt`.
 
-use {crate::clients, std::path::Path, std::process::Command};
+use {
+    crate::clients,
+    std::{path::Path, process::Command},
+};
 
 #[test]
 fn solana_py_and_solders_read_every_method() {

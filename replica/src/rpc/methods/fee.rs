@@ -6,7 +6,7 @@
 use {
     crate::{
         bank::BankView,
-        rpc::{error::RpcError, view},
+        rpc::{read::sysvars, server::RpcError},
         state::ReplicaState,
     },
     base64::{Engine, prelude::BASE64_STANDARD},
@@ -164,7 +164,7 @@ pub(crate) fn fee_for_message(
         return Ok(Some(0));
     }
     let details = message.get_signature_details();
-    let secp256r1 = if view::feature_active(bank, &features::ENABLE_SECP256R1_PRECOMPILE)? {
+    let secp256r1 = if sysvars::feature_active(bank, &features::ENABLE_SECP256R1_PRECOMPILE)? {
         details.num_secp256r1_instruction_signatures()
     } else {
         0
@@ -174,7 +174,8 @@ pub(crate) fn fee_for_message(
         .saturating_add(details.num_ed25519_instruction_signatures())
         .saturating_add(details.num_secp256k1_instruction_signatures())
         .saturating_add(secp256r1);
-    let stake_migrated = view::feature_active(bank, &features::MIGRATE_STAKE_PROGRAM_TO_CORE_BPF)?;
+    let stake_migrated =
+        sysvars::feature_active(bank, &features::MIGRATE_STAKE_PROGRAM_TO_CORE_BPF)?;
     let priority = prioritization_fee(message.program_instructions_iter(), stake_migrated);
     Ok(Some(
         signatures
@@ -193,7 +194,7 @@ fn queue_lamports_per_signature(
     if !bank.recent_blockhashes(BLOCKHASH_QUEUE_LEN)?.contains(hash) {
         return Ok(None);
     }
-    let info = view::bank_info(state)?;
+    let info = sysvars::bank_fields(state)?;
     Ok(Some(
         info.blockhash_queue
             .entries
@@ -213,7 +214,7 @@ fn nonce_lamports_per_signature(
     let Some(nonce_address) = message.get_durable_nonce() else {
         return Ok(None);
     };
-    if view::feature_active(bank, &features::REQUIRE_STATIC_NONCE_ACCOUNT)? {
+    if sysvars::feature_active(bank, &features::REQUIRE_STATIC_NONCE_ACCOUNT)? {
         let static_keys = message.static_account_keys().len();
         let index = message
             .account_keys()

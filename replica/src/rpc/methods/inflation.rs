@@ -4,7 +4,7 @@
 use {
     crate::{
         bank::BankView,
-        rpc::{error::RpcError, view},
+        rpc::{read::sysvars, server::RpcError},
         state::ReplicaState,
     },
     snapshot_tools::archive::manifest::Inflation,
@@ -45,19 +45,19 @@ pub(crate) fn foundation(inflation: &Inflation, year: f64) -> f64 {
 fn inflation_start_slot(bank: &BankView<'_>) -> Result<u64, RpcError> {
     let mut slots = Vec::new();
     for (vote, enable) in FULL_INFLATION_PAIRS {
-        if view::feature_active(bank, &vote)?
-            && let Some(slot) = view::feature_activated_slot(bank, &enable)?
+        if sysvars::feature_active(bank, &vote)?
+            && let Some(slot) = sysvars::feature_activated_slot(bank, &enable)?
         {
             slots.push(slot);
         }
     }
-    if let Some(slot) = view::feature_activated_slot(bank, &FULL_INFLATION_DEVNET_AND_TESTNET)? {
+    if let Some(slot) = sysvars::feature_activated_slot(bank, &FULL_INFLATION_DEVNET_AND_TESTNET)? {
         slots.push(slot);
     }
     slots.sort_unstable();
     match slots.first() {
         Some(slot) => Ok(*slot),
-        None => Ok(view::feature_activated_slot(bank, &PICO_INFLATION)?.unwrap_or(0)),
+        None => Ok(sysvars::feature_activated_slot(bank, &PICO_INFLATION)?.unwrap_or(0)),
     }
 }
 
@@ -66,8 +66,8 @@ pub(crate) fn inflation_rate(
     state: &ReplicaState,
     bank: &BankView<'_>,
 ) -> Result<RpcInflationRate, RpcError> {
-    let info = view::bank_info(state)?;
-    let schedule = view::epoch_schedule(state, bank)?;
+    let info = sysvars::bank_fields(state)?;
+    let schedule = sysvars::epoch_schedule(state, bank)?;
     let epoch = schedule.get_epoch(bank.slot());
     let activation = inflation_start_slot(bank)?;
     let start = schedule.get_first_slot_in_epoch(schedule.get_epoch(activation).saturating_sub(1));

@@ -2,18 +2,70 @@
 //! cached for two hours per filter value as Agave's `LargestAccountsCache` does.
 
 use {
-    super::supply,
-    crate::{bank::BankView, rpc::error::RpcError, store::IndexConfig},
+    super::{MethodContext, Methods, supply},
+    crate::{
+        bank::BankView,
+        rpc::{
+            read::commitment,
+            server::{Params, Reply, RpcError, json, params},
+        },
+        store::IndexConfig,
+    },
     solana_pubkey::Pubkey,
-    solana_rpc_client_types::{config::RpcLargestAccountsFilter, request::NUM_LARGEST_ACCOUNTS},
+    solana_rpc_client_types::{
+        config::{RpcLargestAccountsConfig, RpcLargestAccountsFilter},
+        request::NUM_LARGEST_ACCOUNTS,
+        response::RpcAccountBalance,
+    },
     std::{
         cmp::Reverse,
         collections::{BinaryHeap, HashMap, HashSet},
         ops::ControlFlow,
-        sync::Mutex,
+        sync::{Arc, Mutex},
         time::{Duration, Instant},
     },
 };
+
+pub(crate) fn register(methods: &mut Methods) {
+    methods.add("getLargestAccounts", |c, p| {
+        Box::pin(get_largest_accounts(c, p))
+    });
+}
+
+async fn get_largest_accounts(ctx: Arc<MethodContext>, params: Params) -> Result<Reply, RpcError> {
+    let config = params::optional::<RpcLargestAccountsConfig>(params)?.unwrap_or_default();
+    let filter = config.filter;
+    let inner = ctx.clone();
+    ctx.scan(move |state, streamer| {
+        let now = Instant::now();
+        let (slot, accounts) = match inner.largest_accounts.get(&filter, now) {
+            Some(cached) => cached,
+            None => {
+                let bank = commitment::bank(state, config.commitment)?;
+                let indexes = &state.store().config().indexes;
+                let accounts =
+                    largest_accounts(&bank, indexes, &filter, || streamer.is_cancelled())?;
+                inner
+                    .largest_accounts
+                    .set(filter.clone(), now, bank.slot(), accounts.clone());
+                (bank.slot(), accounts)
+            }
+        };
+        let balances: Vec<RpcAccountBalance> = accounts
+            .into_iter()
+            .map(|(address, lamports)| RpcAccountBalance {
+                address: address.to_string(),
+                lamports,
+            })
+            .collect();
+        Ok(Reply::json(json::with_context(
+            inner.api_version(),
+            slot,
+            &balances,
+        )))
+    })
+    .await
+}
 
 /// Agave's `LARGEST_ACCOUNTS_CACHE_DURATION`.
 const CACHE_DURATION: Duration = Duration::from_secs(2 * 60 * 60);

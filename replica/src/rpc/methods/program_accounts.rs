@@ -2,22 +2,123 @@
 //! secondary indexes, then the keyed-account list.
 
 use {
-    super::token,
+    super::{MethodContext, Methods},
     crate::{
         bank::BankView,
         rpc::{
-            context::Streamer,
-            encoding::DataFormat,
-            error::RpcError,
-            filter,
-            reply::Reply,
-            scan::{self, ListResponse, ParseMode, ScanLimit, ScanQuery},
+            read::{
+                commitment,
+                encoding::DataFormat,
+                filter,
+                scan::{self, ListResponse, ParseMode, ScanLimit, ScanQuery},
+                token,
+            },
+            server::{Params, Reply, RpcError, params, reply::Streamer},
         },
         store::{IndexConfig, IndexKind, is_token_program},
     },
+    solana_account_decoder::UiAccountEncoding,
     solana_pubkey::Pubkey,
-    solana_rpc_client_types::filter::RpcFilterType,
+    solana_rpc_client_types::{
+        config::{RpcAccountInfoConfig, RpcProgramAccountsConfig, RpcTokenAccountsFilter},
+        filter::RpcFilterType,
+    },
+    std::sync::Arc,
 };
+
+pub(crate) fn register(methods: &mut Methods) {
+    methods.add("getProgramAccounts", |c, p| {
+        Box::pin(get_program_accounts(c, p))
+    });
+    methods.add("getTokenAccountsByOwner", |c, p| {
+        Box::pin(get_token_accounts(c, p, Holder::Owner))
+    });
+    methods.add("getTokenAccountsByDelegate", |c, p| {
+        Box::pin(get_token_accounts(c, p, Holder::Delegate))
+    });
+}
+
+async fn get_program_accounts(ctx: Arc<MethodContext>, params: Params) -> Result<Reply, RpcError> {
+    let (program, config) = params::one_and_optional::<String, RpcProgramAccountsConfig>(params)?;
+    let program = params::pubkey(&program)?;
+    let (account_config, filters, with_context) = match config {
+        Some(config) => (
+            config.account_config,
+            config.filters.unwrap_or_default(),
+            config.with_context.unwrap_or_default(),
+        ),
+        None => (RpcAccountInfoConfig::default(), Vec::new(), false),
+    };
+    filter::verify(&filters)?;
+    let format = DataFormat::new(
+        account_config.encoding.unwrap_or(UiAccountEncoding::Binary),
+        account_config.data_slice,
+    );
+    let limit = ScanLimit::new(ctx.config.scan_limit_bytes());
+    let inner = ctx.clone();
+    ctx.scan(move |state, streamer| {
+        let bank = commitment::bank_with_config(
+            state,
+            account_config.commitment,
+            account_config.min_context_slot,
+        )?;
+        let indexes = &state.store().config().indexes;
+        let options = ListOptions {
+            format,
+            context: with_context.then(|| inner.api_version()),
+            limit,
+        };
+        program_accounts(&bank, indexes, program, filters, options, streamer)
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Holder {
+    Owner,
+    Delegate,
+}
+
+async fn get_token_accounts(
+    ctx: Arc<MethodContext>,
+    params: Params,
+    holder: Holder,
+) -> Result<Reply, RpcError> {
+    let (key, filter, config) =
+        params::two_and_optional::<String, RpcTokenAccountsFilter, RpcAccountInfoConfig>(params)?;
+    let key = params::pubkey(&key)?;
+    let filter = match filter {
+        RpcTokenAccountsFilter::Mint(mint) => TokenAccountsFilter::Mint(params::pubkey(&mint)?),
+        RpcTokenAccountsFilter::ProgramId(program) => {
+            TokenAccountsFilter::ProgramId(params::pubkey(&program)?)
+        }
+    };
+    let config = config.unwrap_or_default();
+    let format = DataFormat::new(
+        config.encoding.unwrap_or(UiAccountEncoding::Binary),
+        config.data_slice,
+    );
+    let limit = ScanLimit::new(ctx.config.scan_limit_bytes());
+    let inner = ctx.clone();
+    ctx.scan(move |state, streamer| {
+        let bank = commitment::bank_with_config(state, config.commitment, config.min_context_slot)?;
+        let indexes = &state.store().config().indexes;
+        let options = ListOptions {
+            format,
+            context: Some(inner.api_version()),
+            limit,
+        };
+        match holder {
+            Holder::Owner => {
+                token_accounts_by_owner(&bank, indexes, key, filter, options, streamer)
+            }
+            Holder::Delegate => {
+                token_accounts_by_delegate(&bank, indexes, key, filter, options, streamer)
+            }
+        }
+    })
+    .await
+}
 
 /// A token-accounts filter after its pubkey was checked (Agave's `TokenAccountsFilter`).
 #[derive(Debug, Clone, Copy)]

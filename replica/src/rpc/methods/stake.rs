@@ -4,7 +4,7 @@
 use {
     crate::{
         bank::BankView,
-        rpc::{error::RpcError, view},
+        rpc::{read::sysvars, server::RpcError},
         state::ReplicaState,
     },
     serde_json::json,
@@ -23,7 +23,7 @@ const STAKE_HISTORY_MAX_ENTRIES: u64 = 512;
 /// `solana_stake_program::get_minimum_delegation`.
 pub(crate) fn minimum_delegation(bank: &BankView<'_>) -> Result<u64, RpcError> {
     Ok(
-        if view::feature_active(bank, &STAKE_RAISE_MINIMUM_DELEGATION_TO_1_SOL)? {
+        if sysvars::feature_active(bank, &STAKE_RAISE_MINIMUM_DELEGATION_TO_1_SOL)? {
             LAMPORTS_PER_SOL
         } else {
             1
@@ -39,7 +39,7 @@ pub(crate) fn activation(
     pubkey: &Pubkey,
     epoch: Option<u64>,
 ) -> Result<serde_json::Value, RpcError> {
-    let current_epoch = view::epoch_schedule(state, bank)?.get_epoch(bank.slot());
+    let current_epoch = sysvars::epoch_schedule(state, bank)?.get_epoch(bank.slot());
     let epoch = epoch.unwrap_or(current_epoch);
     if current_epoch.saturating_sub(epoch) > STAKE_HISTORY_MAX_ENTRIES {
         return Err(RpcError::invalid_param(format!(
@@ -67,14 +67,16 @@ pub(crate) fn activation(
             "state": "inactive",
         }));
     };
-    let history: StakeHistory = view::sysvar(
+    let history: StakeHistory = sysvars::sysvar(
         bank,
         &solana_sdk_ids::sysvar::stake_history::ID,
         "StakeHistory",
     )?;
     let new_rate_activation_epoch =
-        view::feature_activated_slot(bank, &REDUCE_STAKE_WARMUP_COOLDOWN)?
-            .map(|slot| view::epoch_schedule(state, bank).map(|schedule| schedule.get_epoch(slot)))
+        sysvars::feature_activated_slot(bank, &REDUCE_STAKE_WARMUP_COOLDOWN)?
+            .map(|slot| {
+                sysvars::epoch_schedule(state, bank).map(|schedule| schedule.get_epoch(slot))
+            })
             .transpose()?;
     let status =
         delegation.stake_activating_and_deactivating(epoch, &history, new_rate_activation_epoch);

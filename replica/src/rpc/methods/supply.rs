@@ -3,19 +3,91 @@
 //! withdraw authority is one of the autostake authorities.
 
 use {
+    super::{MethodContext, Methods},
     crate::{
         bank::BankView,
         rpc::{
-            error::RpcError,
-            scan::{Route, ScanQuery},
-            view,
+            read::{
+                commitment,
+                scan::{Route, ScanQuery},
+                sysvars,
+            },
+            server::{Params, Reply, RpcError, json, params, registry::PathFuture},
         },
         store::{IndexConfig, IndexKind},
     },
+    axum::http::StatusCode,
     solana_pubkey::Pubkey,
+    solana_rpc_client_types::{config::RpcSupplyConfig, response::RpcSupply},
     solana_stake_interface::state::StakeStateV2,
-    std::{collections::HashSet, ops::ControlFlow},
+    std::{collections::HashSet, ops::ControlFlow, sync::Arc},
 };
+
+pub(crate) fn register(methods: &mut Methods) {
+    methods.add("getSupply", |c, p| Box::pin(get_supply(c, p)));
+    methods.add_path("/v0/circulating-supply", |c| supply_in_sol(c, true));
+    methods.add_path("/v0/total-supply", |c| supply_in_sol(c, false));
+}
+
+async fn get_supply(ctx: Arc<MethodContext>, params: Params) -> Result<Reply, RpcError> {
+    let config = params::optional::<RpcSupplyConfig>(params)?.unwrap_or_default();
+    let inner = ctx.clone();
+    ctx.scan(move |state, streamer| {
+        let bank = commitment::bank(state, config.commitment)?;
+        let indexes = &state.store().config().indexes;
+        let non_circulating = non_circulating(&bank, indexes, || streamer.is_cancelled())?;
+        let total = bank.capitalization();
+        let supply = RpcSupply {
+            total,
+            circulating: total.saturating_sub(non_circulating.lamports),
+            non_circulating: non_circulating.lamports,
+            non_circulating_accounts: if config.exclude_non_circulating_accounts_list {
+                Vec::new()
+            } else {
+                non_circulating
+                    .accounts
+                    .iter()
+                    .map(Pubkey::to_string)
+                    .collect()
+            },
+        };
+        Ok(Reply::json(json::with_context(
+            inner.api_version(),
+            bank.slot(),
+            &supply,
+        )))
+    })
+    .await
+}
+
+/// `/v0/circulating-supply` and `/v0/total-supply`: SOL of the rooted view, as text; 404
+/// with an empty body when it cannot be computed.
+fn supply_in_sol(ctx: Arc<MethodContext>, circulating: bool) -> PathFuture {
+    Box::pin(async move {
+        let lamports = ctx
+            .blocking(move |state| {
+                let bank = commitment::bank(state, None)?;
+                let total = bank.capitalization();
+                if !circulating {
+                    return Ok(total);
+                }
+                let indexes = &state.store().config().indexes;
+                let non_circulating = non_circulating(&bank, indexes, || false)?;
+                Ok(total.saturating_sub(non_circulating.lamports))
+            })
+            .await;
+        match lamports {
+            Ok(lamports) => (StatusCode::OK, sol_text(lamports)),
+            Err(_) => (StatusCode::NOT_FOUND, String::new()),
+        }
+    })
+}
+
+/// lamports / 1e9 as f64, nine decimals, trailing zeros and dot trimmed.
+fn sol_text(lamports: u64) -> String {
+    let text = format!("{:.9}", lamports as f64 / 1_000_000_000.0);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
 
 /// Mainnet-beta accounts that count as non-circulating.
 const NON_CIRCULATING_ACCOUNTS: [Pubkey; 110] = [
@@ -160,7 +232,7 @@ pub(crate) fn non_circulating(
     is_cancelled: impl Fn() -> bool,
 ) -> Result<NonCirculating, RpcError> {
     let mut set: HashSet<Pubkey> = NON_CIRCULATING_ACCOUNTS.into_iter().collect();
-    let clock = view::clock(bank)?;
+    let clock = sysvars::clock(bank)?;
     let stake = solana_sdk_ids::stake::ID;
     // The index path reads the program-id index without checking exclusions, as Agave does.
     let query = ScanQuery {
@@ -193,4 +265,17 @@ pub(crate) fn non_circulating(
         ControlFlow::Continue(())
     })?;
     Ok(NonCirculating { lamports, accounts })
+}
+
+#[cfg(test)]
+mod sol_text_tests {
+    use super::*;
+
+    #[test]
+    fn supply_text_trims_like_agave() {
+        assert_eq!(sol_text(1_000_000_000), "1");
+        assert_eq!(sol_text(1_500_000_000), "1.5");
+        assert_eq!(sol_text(0), "0");
+        assert_eq!(sol_text(1_002_001_000_891_185), "1002001.000891185");
+    }
 }

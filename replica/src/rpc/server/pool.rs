@@ -1,0 +1,104 @@
+//! Bounded pools that run blocking work (store reads, scans) off the async runtime: at most
+//! `blocking_threads` reads and `max_concurrent_scans` scans at once.
+
+use {
+    super::{
+        error::RpcError,
+        reply::{Reply, Streamer},
+    },
+    prometheus::{IntCounter, IntGauge},
+    std::sync::Arc,
+    tokio::sync::{Semaphore, oneshot},
+};
+
+#[derive(Debug)]
+pub(crate) struct Pools {
+    blocking: Arc<Semaphore>,
+    scans: Arc<Semaphore>,
+    /// Blocking tasks running or waiting for a permit.
+    queue_len: IntGauge,
+    scans_streamed: IntCounter,
+}
+
+impl Pools {
+    pub(crate) fn new(
+        blocking_threads: usize,
+        max_concurrent_scans: usize,
+        queue_len: IntGauge,
+        scans_streamed: IntCounter,
+    ) -> Self {
+        Self {
+            blocking: Arc::new(Semaphore::new(blocking_threads.max(1))),
+            scans: Arc::new(Semaphore::new(max_concurrent_scans.max(1))),
+            queue_len,
+            scans_streamed,
+        }
+    }
+
+    /// Runs `read` against `state` on a blocking thread, at most `blocking_threads` at once.
+    pub(crate) async fn blocking<S, T, F>(&self, state: &Arc<S>, read: F) -> Result<T, RpcError>
+    where
+        S: Send + Sync + 'static,
+        T: Send + 'static,
+        F: FnOnce(&S) -> Result<T, RpcError> + Send + 'static,
+    {
+        self.queue_len.inc();
+        let result = async {
+            let permit = self
+                .blocking
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| RpcError::Internal("blocking pool closed".to_string()))?;
+            let state = state.clone();
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                read(&state)
+            })
+            .await
+            .map_err(|error| RpcError::Internal(format!("blocking read failed: {error}")))?
+        }
+        .await;
+        self.queue_len.dec();
+        result
+    }
+
+    /// Runs a scan against `state` on a blocking thread, at most `max_concurrent_scans` at
+    /// once. The scan answers by returning a reply, or by starting a stream through its
+    /// [`Streamer`] and writing the rest while the response goes out.
+    pub(crate) async fn scan<S, F>(&self, state: &Arc<S>, scan: F) -> Result<Reply, RpcError>
+    where
+        S: Send + Sync + 'static,
+        F: FnOnce(&S, &mut Streamer) -> Result<Reply, RpcError> + Send + 'static,
+    {
+        self.queue_len.inc();
+        let result = async {
+            let permit = self
+                .scans
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| RpcError::Internal("scan pool closed".to_string()))?;
+            let state = state.clone();
+            let (head_tx, head_rx) = oneshot::channel();
+            let streamed = self.scans_streamed.clone();
+            let task = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                let mut streamer = Streamer::new(head_tx, streamed);
+                let result = scan(&state, &mut streamer);
+                streamer.finish(result);
+            });
+            match head_rx.await {
+                Ok(result) => result,
+                // The task ended without answering: it panicked.
+                Err(_) => Err(RpcError::Internal(match task.await {
+                    Err(error) => format!("scan failed: {error}"),
+                    Ok(()) => "scan ended without an answer".to_string(),
+                })),
+            }
+        }
+        .await;
+        self.queue_len.dec();
+        result
+    }
+}

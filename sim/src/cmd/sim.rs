@@ -1,0 +1,210 @@
+//! `replica sim`: a simulated validator with the replication plugin running in-process.
+//!
+//! Writes a genuine-format full snapshot archive of the simulator's initial state into
+//! `--snapshot-dir`, starts the plugin's replication server on `--replication-bind`, then
+//! produces a slot every `--slot-ms`, printing `rooted <slot> <accountsLtHash>` on stdout for each
+//! rooted slot (the base58 blake3 checksum of the full-state accounts lattice hash; the same
+//! value is served in each slot trailer). After `--slots N` it stops producing but keeps serving
+//! until Ctrl-C or SIGTERM, so replicas can catch up. Logs go to stderr.
+//!
+//! With no `--allowed-replica`, any replica that proves an identity may connect (a warning is
+//! logged): convenient for local development, never for a real plugin.
+
+use {
+    crate::{DEFAULT_SLOT_MS, SimConfig, SimNode, snapshot::write_genesis_archive},
+    anyhow::{Context, ensure},
+    geyser_plugin::{PluginConfig, config::DEFAULT_RETENTION_SLOTS},
+    serde::Serialize,
+    solana_pubkey::Pubkey,
+    std::{io::Write, net::SocketAddr, path::PathBuf, process::ExitCode},
+    tokio_util::sync::CancellationToken,
+};
+
+/// Arguments of `replica sim`.
+#[derive(Debug, clap::Args)]
+pub struct SimArgs {
+    /// UDP address of the replication server (QUIC); port 0 picks a free port.
+    #[arg(long, value_name = "ADDR")]
+    pub replication_bind: SocketAddr,
+    /// The server's identity: a Solana keypair file (must exist).
+    #[arg(long, value_name = "KEYPAIR")]
+    pub identity: PathBuf,
+    /// Directory the snapshot archive of the initial state is written into.
+    #[arg(long, value_name = "DIR")]
+    pub snapshot_dir: PathBuf,
+    /// Slots to produce; 0 or absent: until Ctrl-C. The server keeps serving afterwards.
+    #[arg(long, value_name = "N")]
+    pub slots: Option<u64>,
+    /// Milliseconds per slot (0: as fast as possible) [default: 400].
+    #[arg(long, value_name = "MS")]
+    pub slot_ms: Option<u64>,
+    /// Seed of the simulation (same seed, same slots and hashes) [default: 1].
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// A replica identity allowed to connect (repeatable). None: any replica may connect.
+    #[arg(long = "allowed-replica", value_name = "PUBKEY")]
+    pub allowed_replicas: Vec<Pubkey>,
+    /// Rooted slots the plugin's delta log keeps [default: 9000].
+    #[arg(long, value_name = "SLOTS")]
+    pub retention_slots: Option<u64>,
+    /// The plugin's delta log directory [default: a temporary directory, removed on exit].
+    #[arg(long, value_name = "DIR")]
+    pub plugin_data_dir: Option<PathBuf>,
+    /// Address of the plugin's Prometheus `/metrics` endpoint.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_bind: Option<SocketAddr>,
+    /// Once listening, write {"replication", "identity", "snapshot", "snapshotSlot",
+    /// "metrics"} as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub ready_file: Option<PathBuf>,
+    /// The snapshot slot the simulation starts from [default: 1000].
+    #[arg(long, value_name = "SLOT")]
+    pub start_slot: Option<u64>,
+    /// Slots per epoch [default: 432000].
+    #[arg(long, value_name = "N")]
+    pub slots_per_epoch: Option<u64>,
+    /// Random transactions per slot besides votes and sysvars [default: 24].
+    #[arg(long, value_name = "N")]
+    pub transactions_per_slot: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Ready {
+    replication: String,
+    identity: String,
+    snapshot: PathBuf,
+    snapshot_slot: u64,
+    metrics: Option<String>,
+}
+
+/// Runs the simulator until Ctrl-C or SIGTERM.
+pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
+    ensure!(
+        args.identity.is_file(),
+        "identity keypair {} does not exist",
+        args.identity.display()
+    );
+    replication_proto::transport::load_identity(&args.identity)
+        .with_context(|| format!("invalid identity keypair {}", args.identity.display()))?;
+    std::fs::create_dir_all(&args.snapshot_dir)
+        .with_context(|| format!("failed to create {}", args.snapshot_dir.display()))?;
+
+    let defaults = SimConfig::default();
+    let sim_config = SimConfig {
+        seed: args.seed.unwrap_or(defaults.seed),
+        start_slot: args.start_slot.unwrap_or(defaults.start_slot),
+        slots_per_epoch: args.slots_per_epoch.unwrap_or(defaults.slots_per_epoch),
+        transactions_per_slot: args
+            .transactions_per_slot
+            .unwrap_or(defaults.transactions_per_slot),
+        ..defaults
+    };
+    ensure!(
+        sim_config.slots_per_epoch >= 32,
+        "--slots-per-epoch must be at least 32"
+    );
+
+    // The plugin's delta log: given, or a temporary directory kept for the process's life.
+    let temp_dir;
+    let data_dir = match &args.plugin_data_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temp_dir = tempfile::Builder::new()
+                .prefix("replica-sim-")
+                .tempdir()
+                .context("failed to create a temporary plugin data directory")?;
+            temp_dir.path().to_path_buf()
+        }
+    };
+    let mut plugin_config =
+        PluginConfig::new(args.identity.clone(), data_dir, args.replication_bind);
+    plugin_config.retention_slots = args.retention_slots.unwrap_or(DEFAULT_RETENTION_SLOTS);
+    plugin_config.metrics_bind = args.metrics_bind;
+    if args.allowed_replicas.is_empty() {
+        tracing::warn!("no --allowed-replica given: any replica may connect");
+        plugin_config.allow_any_replica = true;
+    } else {
+        plugin_config.allowed_replicas = args.allowed_replicas.clone();
+    }
+    plugin_config
+        .validate()
+        .context("invalid plugin settings")?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("sim-signals")
+        .enable_all()
+        .build()
+        .context("failed to start the signal runtime")?;
+    let cancel = runtime.block_on(async { common::shutdown::token_on_signal() });
+
+    let mut node = SimNode::start(sim_config, &plugin_config).context("failed to start")?;
+    let snapshot = match write_genesis_archive(node.genesis(), &args.snapshot_dir) {
+        Ok(path) => path,
+        Err(error) => {
+            node.shutdown();
+            return Err(error).context("failed to write the snapshot archive");
+        }
+    };
+    tracing::info!(
+        snapshot = %snapshot.display(),
+        replication = %node.replication_addr(),
+        identity = %node.identity(),
+        "simulator ready"
+    );
+    if let Some(path) = &args.ready_file {
+        let ready = Ready {
+            replication: node.replication_addr().to_string(),
+            identity: node.identity().to_string(),
+            snapshot: snapshot.clone(),
+            snapshot_slot: node.genesis().slot,
+            metrics: node.metrics_addr().map(|a| a.to_string()),
+        };
+        if let Err(error) = common::ready::write(path, &ready) {
+            node.shutdown();
+            return Err(error).with_context(|| format!("failed to write {}", path.display()));
+        }
+    }
+
+    let slots = args.slots.filter(|&n| n > 0);
+    let result = produce(
+        &mut node,
+        slots,
+        args.slot_ms.unwrap_or(DEFAULT_SLOT_MS),
+        &cancel,
+    );
+    if result.is_ok() && !cancel.is_cancelled() {
+        tracing::info!("done producing slots; serving until Ctrl-C or SIGTERM");
+        runtime.block_on(cancel.cancelled());
+    }
+    node.shutdown();
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+/// Produces slots, printing each rooted slot on stdout.
+fn produce(
+    node: &mut SimNode,
+    slots: Option<u64>,
+    slot_ms: u64,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut failed = None;
+    node.run(slots, slot_ms, cancel, |rooted| {
+        let mut out = stdout.lock();
+        let printed = writeln!(out, "rooted {} {}", rooted.slot, rooted.accounts_lt_hash)
+            .and_then(|()| out.flush());
+        if let Err(error) = printed
+            && failed.is_none()
+        {
+            // stdout closed (e.g. a reader went away): keep serving, report at the end.
+            failed = Some(error);
+        }
+    })
+    .context("simulation failed")?;
+    match failed {
+        Some(error) => Err(error).context("failed to write to stdout"),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,111 @@
+//! The simulator's initial state as a genuine-format full snapshot archive.
+
+use {
+    crate::genesis::{BLOCKHASH_QUEUE_MAX_AGE, Genesis, slot_time},
+    snapshot_tools::archive::{
+        AccountRecord, ArchiveFormat, ArchiveKind, ArchiveWriter, BankFields, SnapshotManifest,
+        manifest::{BlockhashEntry, BlockhashQueue, EpochSchedule},
+        writer::WriteError,
+    },
+    std::path::{Path, PathBuf},
+};
+
+/// Why the archive could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisArchiveError {
+    /// The archive writer failed.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// The staged accounts hash to another lattice hash than the simulator's state (a bug).
+    #[error("the archive's lattice hash differs from the simulator's")]
+    LtHashMismatch,
+}
+
+/// The manifest's cluster values for the simulator's initial state.
+pub fn bank_fields(genesis: &Genesis) -> BankFields {
+    let bank = &genesis.bank;
+    let schedule = &bank.epoch_schedule;
+    let epoch = schedule.get_epoch(genesis.slot);
+    let entries = genesis
+        .recent_blockhashes
+        .iter()
+        .map(|&(entry_slot, hash)| BlockhashEntry {
+            hash,
+            lamports_per_signature: bank.lamports_per_signature,
+            hash_index: entry_slot,
+            timestamp: u64::try_from(slot_time(bank, entry_slot)).unwrap_or_default(),
+        })
+        .collect();
+    BankFields {
+        epoch_schedule: EpochSchedule {
+            slots_per_epoch: schedule.slots_per_epoch,
+            leader_schedule_slot_offset: schedule.leader_schedule_slot_offset,
+            warmup: schedule.warmup,
+            first_normal_epoch: schedule.first_normal_epoch,
+            first_normal_slot: schedule.first_normal_slot,
+        },
+        inflation: bank.inflation,
+        fee_rate_governor: bank.fee_rate_governor,
+        lamports_per_signature: bank.lamports_per_signature,
+        slots_per_year: bank.slots_per_year,
+        ticks_per_slot: bank.ticks_per_slot,
+        ns_per_slot: bank.ns_per_slot,
+        hashes_per_tick: bank.hashes_per_tick,
+        genesis_creation_time: bank.genesis_creation_time,
+        hard_forks: Vec::new(),
+        epoch_total_stakes: vec![
+            (epoch, genesis.total_stake),
+            (epoch + 1, genesis.total_stake),
+        ],
+        transaction_count: 0,
+        blockhash_queue: BlockhashQueue {
+            last_hash_index: genesis.slot,
+            last_hash: Some(genesis.blockhash),
+            entries,
+            max_age: BLOCKHASH_QUEUE_MAX_AGE,
+        },
+    }
+}
+
+/// Writes a full snapshot archive (`.tar.zst`, Agave's format) of the simulator's initial state
+/// into `dir`; its name carries blake3 of the accounts lattice hash. Returns its path.
+pub fn write_genesis_archive(
+    genesis: &Genesis,
+    dir: &Path,
+) -> Result<PathBuf, GenesisArchiveError> {
+    let slot = genesis.slot;
+    let mut writer = ArchiveWriter::new(dir, ArchiveKind::Full, slot, ArchiveFormat::TarZstd);
+    for (index, (pubkey, account)) in genesis.accounts.iter().enumerate() {
+        // Spread the accounts over a few storages, as a validator's archive would.
+        let sysvar = account.owner == solana_sdk_ids::sysvar::ID;
+        let written = if sysvar {
+            slot
+        } else {
+            slot.saturating_sub(index as u64 % 4)
+        };
+        writer.push(&AccountRecord {
+            pubkey: *pubkey,
+            slot: written,
+            lamports: account.lamports,
+            rent_epoch: account.rent_epoch,
+            owner: account.owner,
+            executable: account.executable,
+            data: &account.data,
+        })?;
+    }
+    if *writer.pushed_lt_hash() != genesis.lt_hash {
+        return Err(GenesisArchiveError::LtHashMismatch);
+    }
+    let mut manifest = SnapshotManifest::from_bank_fields(
+        slot,
+        genesis.parent_slot,
+        genesis.capitalization,
+        &bank_fields(genesis),
+    );
+    manifest.bank_hash = genesis.bank_hash;
+    manifest.parent_bank_hash = genesis.parent_bank_hash;
+    manifest.block_height = genesis.block_height;
+    manifest.accounts_data_len = genesis.accounts_data_len;
+    manifest.leader_id = genesis.leader;
+    Ok(writer.finish(manifest, &genesis.lt_hash)?)
+}

@@ -1,0 +1,102 @@
+//! The cluster values a snapshot manifest carries that cannot be derived from accounts, and the
+//! one place a manifest is built from them (the replica's own archives and the simulator's).
+
+use {
+    super::{
+        manifest::{BlockhashQueue, EpochSchedule, FeeRateGovernor, Inflation, SnapshotManifest},
+        name::Slot,
+    },
+    serde::{Deserialize, Serialize},
+};
+
+/// What a bank manifest says about the cluster besides the accounts: genesis economics and
+/// timing, hard forks, epoch stakes, the transaction count and the blockhash queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BankFields {
+    pub epoch_schedule: EpochSchedule,
+    pub inflation: Inflation,
+    pub fee_rate_governor: FeeRateGovernor,
+    pub lamports_per_signature: u64,
+    pub slots_per_year: f64,
+    pub ticks_per_slot: u64,
+    pub ns_per_slot: u128,
+    pub hashes_per_tick: Option<u64>,
+    pub genesis_creation_time: i64,
+    pub hard_forks: Vec<(Slot, u64)>,
+    /// Total active stake per epoch.
+    pub epoch_total_stakes: Vec<(u64, u64)>,
+    /// Transaction count at the manifest's slot.
+    pub transaction_count: u64,
+    pub blockhash_queue: BlockhashQueue,
+}
+
+impl BankFields {
+    /// The fields of a manifest read from an archive.
+    pub fn from_manifest(manifest: &SnapshotManifest) -> Self {
+        Self {
+            epoch_schedule: manifest.epoch_schedule,
+            inflation: manifest.inflation,
+            fee_rate_governor: manifest.fee_rate_governor,
+            lamports_per_signature: manifest.lamports_per_signature,
+            slots_per_year: manifest.slots_per_year,
+            ticks_per_slot: manifest.ticks_per_slot,
+            ns_per_slot: manifest.ns_per_slot,
+            hashes_per_tick: manifest.hashes_per_tick,
+            genesis_creation_time: manifest.genesis_creation_time,
+            hard_forks: manifest.hard_forks.clone(),
+            epoch_total_stakes: manifest.epoch_total_stakes.clone(),
+            transaction_count: manifest.transaction_count,
+            blockhash_queue: manifest.blockhash_queue.clone(),
+        }
+    }
+}
+
+impl SnapshotManifest {
+    /// A manifest for `slot` with every cluster value taken from `bank`; the caller sets what
+    /// only it knows (bank hashes, block height, leader, data length).
+    pub fn from_bank_fields(
+        slot: Slot,
+        parent_slot: Slot,
+        capitalization: u64,
+        bank: &BankFields,
+    ) -> Self {
+        let mut manifest = Self::new(slot, parent_slot, capitalization);
+        manifest.epoch_schedule = bank.epoch_schedule;
+        manifest.inflation = bank.inflation;
+        manifest.fee_rate_governor = bank.fee_rate_governor;
+        manifest.lamports_per_signature = bank.lamports_per_signature;
+        manifest.slots_per_year = bank.slots_per_year;
+        manifest.ticks_per_slot = bank.ticks_per_slot;
+        manifest.ns_per_slot = bank.ns_per_slot;
+        manifest.hashes_per_tick = bank.hashes_per_tick;
+        manifest.genesis_creation_time = bank.genesis_creation_time;
+        manifest.hard_forks = bank.hard_forks.clone();
+        manifest.epoch_total_stakes = bank.epoch_total_stakes.clone();
+        manifest.transaction_count = bank.transaction_count;
+        manifest.blockhash_queue = bank.blockhash_queue.clone();
+        manifest.tick_height = slot.saturating_add(1).saturating_mul(bank.ticks_per_slot);
+        manifest.max_tick_height = manifest.tick_height;
+        manifest
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_survive_a_round_trip_through_a_manifest() {
+        let mut manifest = SnapshotManifest::new(90, 89, 1_000);
+        manifest.epoch_schedule = EpochSchedule::without_warmup(64);
+        manifest.lamports_per_signature = 7_000;
+        manifest.hard_forks = vec![(10, 1)];
+        manifest.epoch_total_stakes = vec![(1, 5), (2, 6)];
+        manifest.transaction_count = 77;
+        manifest.ticks_per_slot = 8;
+        let fields = BankFields::from_manifest(&manifest);
+        let rebuilt = SnapshotManifest::from_bank_fields(90, 89, 1_000, &fields);
+        assert_eq!(BankFields::from_manifest(&rebuilt), fields);
+        assert_eq!(rebuilt.tick_height, 91 * 8);
+        assert_eq!(rebuilt.max_tick_height, 91 * 8);
+    }
+}
