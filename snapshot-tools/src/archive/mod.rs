@@ -2,6 +2,7 @@
 //! hash, full + incremental chains, and the writer.
 
 pub mod chain;
+pub mod check;
 pub mod lt_hash;
 pub mod manifest;
 pub mod name;
@@ -14,12 +15,13 @@ pub use {
         AccountRecord, ChainError, ChainOptions, ChainSummary, SnapshotChain, VerifyError,
         read_chain,
     },
+    check::{ManifestCheckError, check_capitalization},
     lt_hash::{LtHash, account_lt_hash, lt_hash_checksum},
     manifest::SnapshotManifest,
     name::{ArchiveFormat, ArchiveKind, ArchiveName, Slot},
     reader::{
         ArchiveContents, ArchiveError, ArchiveErrorKind, ArchiveLimits, ArchiveVisitor,
-        read_archive,
+        ErrorLocation, read_archive,
     },
     writer::ArchiveWriter,
 };

@@ -3,16 +3,20 @@
 
 use {
     super::{
+        check::ManifestCheckError,
         manifest::{ManifestError, SnapshotManifest, StorageEntry},
         name::{ArchiveFormat, ArchiveKind, ArchiveName, NameError, Slot},
         storage::{StorageError, StorageWalker, StoredAccount},
     },
     std::{
+        cell::Cell,
         collections::{HashMap, HashSet},
         fmt,
         fs::File,
         io::{self, BufReader, Read},
         path::{Path, PathBuf},
+        rc::Rc,
+        sync::{Arc, Mutex, PoisonError},
     },
 };
 
@@ -45,14 +49,28 @@ impl Default for ArchiveLimits {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveErrorKind {
+    /// The file could not be opened (missing, no permission, ...).
     #[error("cannot open: {0}")]
     Open(io::Error),
+    /// Reading the file failed (the disk, not the content).
+    #[error("reading the file failed: {0}")]
+    Read(io::Error),
     #[error(transparent)]
     Name(#[from] NameError),
     #[error("archive format .{0} is not supported (Agave ≥ 3.0 writes only .tar.zst and .tar.lz4)")]
     UnsupportedFormat(ArchiveFormat),
-    #[error("read failed: {0}")]
-    Io(io::Error),
+    /// The compressed stream does not decode: corrupt, or cut inside a compressed block.
+    #[error("the .{format} stream is corrupt or truncated: {error}")]
+    Decompress {
+        format: ArchiveFormat,
+        error: io::Error,
+    },
+    /// The decompressed stream ends before the tar archive does.
+    #[error("the archive ends early (truncated)")]
+    Truncated,
+    /// The tar stream itself is invalid (e.g. a header checksum).
+    #[error("invalid tar stream: {0}")]
+    Tar(io::Error),
     #[error("more than {0} tar entries")]
     TooManyEntries(u64),
     #[error("unpacked size exceeds {0} bytes")]
@@ -67,6 +85,9 @@ pub enum ArchiveErrorKind {
     Version(String),
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// The manifest fails a check Agave's loader makes.
+    #[error(transparent)]
+    ManifestCheck(Box<ManifestCheckError>),
     #[error("manifest is for slot {found}, archive name says {expected}")]
     ManifestSlot { expected: Slot, found: Slot },
     #[error(transparent)]
@@ -90,35 +111,103 @@ pub enum ArchiveErrorKind {
     Consumer(Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// An archive error with the file, the entry and the offset it happened at.
+impl From<ManifestCheckError> for ArchiveErrorKind {
+    fn from(error: ManifestCheckError) -> Self {
+        ArchiveErrorKind::ManifestCheck(Box::new(error))
+    }
+}
+
+impl ArchiveErrorKind {
+    /// Whether the error says nothing about the archive's content: it could not be opened or
+    /// read, or the consumer refused to go on. Everything else means the archive is invalid.
+    pub fn is_io(&self) -> bool {
+        matches!(
+            self,
+            ArchiveErrorKind::Open(_) | ArchiveErrorKind::Read(_) | ArchiveErrorKind::Consumer(_)
+        )
+    }
+}
+
+/// Where in an archive an error happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorLocation {
+    /// The archive as a whole: opening it, its name, or what is missing at its end.
+    Archive,
+    /// Inside an entry: its path, the offset of its tar header in the decompressed stream, and
+    /// the offset within the entry's data when known (storages: the account entry's start).
+    Entry {
+        path: String,
+        header_at: u64,
+        offset: Option<u64>,
+    },
+    /// Between entries: the tar header expected at this offset of the decompressed stream,
+    /// after the entry named (if any came before).
+    Header { at: u64, after: Option<String> },
+}
+
+impl fmt::Display for ErrorLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorLocation::Archive => Ok(()),
+            ErrorLocation::Entry {
+                path,
+                header_at,
+                offset: Some(offset),
+            } => write!(
+                f,
+                "entry `{path}` at offset {offset} (its tar header at {header_at})"
+            ),
+            ErrorLocation::Entry {
+                path,
+                header_at,
+                offset: None,
+            } => write!(f, "entry `{path}` (tar header at {header_at})"),
+            ErrorLocation::Header {
+                at,
+                after: Some(after),
+            } => write!(f, "tar header at offset {at} (after entry `{after}`)"),
+            ErrorLocation::Header { at, after: None } => {
+                write!(f, "tar header at offset {at} (the first entry)")
+            }
+        }
+    }
+}
+
+/// An archive error with the file, and the entry and offset it happened at.
 #[derive(Debug)]
 pub struct ArchiveError {
     pub path: PathBuf,
-    pub entry: Option<String>,
-    /// Offset inside the entry for storage errors, otherwise in the decompressed tar stream.
-    pub offset: Option<u64>,
+    pub location: ErrorLocation,
     pub kind: ArchiveErrorKind,
+}
+
+impl ArchiveError {
+    /// An error about the archive as a whole.
+    pub fn archive(path: &Path, kind: ArchiveErrorKind) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            location: ErrorLocation::Archive,
+            kind,
+        }
+    }
+
+    /// See [`ArchiveErrorKind::is_io`].
+    pub fn is_io(&self) -> bool {
+        self.kind.is_io()
+    }
 }
 
 impl fmt::Display for ArchiveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.path.display())?;
-        match (&self.entry, &self.kind, self.offset) {
-            (Some(entry), ArchiveErrorKind::Storage(_), _) => write!(f, ": `{entry}` at ")?,
-            (Some(entry), _, Some(offset)) => write!(f, ": `{entry}` (tar offset {offset}): ")?,
-            (Some(entry), _, None) => write!(f, ": `{entry}`: ")?,
-            (None, _, Some(offset)) => write!(f, " (tar offset {offset}): ")?,
-            (None, _, None) => f.write_str(": ")?,
+        match &self.location {
+            ErrorLocation::Archive => write!(f, "{}: {}", self.path.display(), self.kind),
+            location => write!(f, "{}: {location}: {}", self.path.display(), self.kind),
         }
-        write!(f, "{}", self.kind)
     }
 }
 
-impl std::error::Error for ArchiveError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.kind.source()
-    }
-}
+// The kind is part of the message, so it is not also a `source`: `{:#}` prints it once.
+impl std::error::Error for ArchiveError {}
 
 /// Receives what an archive holds, in archive order.
 pub trait ArchiveVisitor {
@@ -143,19 +232,82 @@ pub struct ArchiveContents {
     pub tar_bytes: u64,
 }
 
+/// The first error a reader in a stack of readers saw, so that an error surfacing at the top
+/// (in tar, the manifest decoder or a storage walk) can be traced to the layer it came from.
+#[derive(Debug, Clone, Default)]
+struct FirstError(Arc<Mutex<Option<io::Error>>>);
+
+impl FirstError {
+    fn record(&self, error: &io::Error) {
+        let mut first = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if first.is_none() {
+            *first = Some(io::Error::new(error.kind(), error.to_string()));
+        }
+    }
+
+    fn take(&self) -> Option<io::Error> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+/// A reader that records its first error in a [`FirstError`].
+struct Recording<R> {
+    inner: R,
+    errors: FirstError,
+}
+
+impl<R: Read> Read for Recording<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|error| {
+            if error.kind() != io::ErrorKind::Interrupted {
+                self.errors.record(error);
+            }
+        })
+    }
+}
+
+/// An archive's decompressed tar stream, with the errors of the file and of the decompressor
+/// kept apart.
+struct Decompressed {
+    stream: Box<dyn Read + Send>,
+    file_errors: FirstError,
+    decoder_errors: FirstError,
+}
+
 /// Opens the decompressed tar stream of an archive.
 pub fn open_decompressed(
     path: &Path,
     format: ArchiveFormat,
 ) -> Result<Box<dyn Read + Send>, ArchiveErrorKind> {
+    open_tracked(path, format).map(|decompressed| decompressed.stream)
+}
+
+fn open_tracked(path: &Path, format: ArchiveFormat) -> Result<Decompressed, ArchiveErrorKind> {
     let file = File::open(path).map_err(ArchiveErrorKind::Open)?;
-    let file = BufReader::with_capacity(1 << 20, file);
-    Ok(match format {
-        ArchiveFormat::TarZstd => {
-            Box::new(zstd::stream::read::Decoder::with_buffer(file).map_err(ArchiveErrorKind::Io)?)
-        }
+    let file_errors = FirstError::default();
+    let file = BufReader::with_capacity(
+        1 << 20,
+        Recording {
+            inner: file,
+            errors: file_errors.clone(),
+        },
+    );
+    let decoder: Box<dyn Read + Send> = match format {
+        ArchiveFormat::TarZstd => Box::new(
+            zstd::stream::read::Decoder::with_buffer(file)
+                .map_err(|error| ArchiveErrorKind::Decompress { format, error })?,
+        ),
         ArchiveFormat::TarLz4 => Box::new(lz4_flex::frame::FrameDecoder::new(file)),
         unsupported => return Err(ArchiveErrorKind::UnsupportedFormat(unsupported)),
+    };
+    let decoder_errors = FirstError::default();
+    Ok(Decompressed {
+        stream: Box::new(Recording {
+            inner: decoder,
+            errors: decoder_errors.clone(),
+        }),
+        file_errors,
+        decoder_errors,
     })
 }
 
@@ -165,20 +317,51 @@ pub fn read_archive(
     limits: &ArchiveLimits,
     visitor: &mut impl ArchiveVisitor,
 ) -> Result<ArchiveContents, ArchiveError> {
-    let fail = |kind| ArchiveError {
-        path: path.to_path_buf(),
-        entry: None,
-        offset: None,
-        kind,
-    };
+    let fail = |kind| ArchiveError::archive(path, kind);
     let name = ArchiveName::from_path(path).map_err(|error| fail(error.into()))?;
     if !name.format.is_supported() {
         return Err(fail(ArchiveErrorKind::UnsupportedFormat(name.format)));
     }
-    let stream = open_decompressed(path, name.format).map_err(fail)?;
+    let Decompressed {
+        stream,
+        file_errors,
+        decoder_errors,
+    } = open_tracked(path, name.format).map_err(fail)?;
     let mut walk = ArchiveWalk::new(path, name, limits);
-    walk.run(stream, visitor)?;
-    walk.finish()
+    walk.run(stream, visitor)
+        .and_then(|()| walk.finish())
+        .map_err(|mut error| {
+            // Whatever layer reported it, an error that began in the file or in the
+            // decompressor is that error.
+            if let Some(error_kind) = file_errors.take().map(ArchiveErrorKind::Read).or_else(|| {
+                decoder_errors
+                    .take()
+                    .map(|error| ArchiveErrorKind::Decompress {
+                        format: name.format,
+                        error,
+                    })
+            }) {
+                if !error.kind.is_io() || matches!(error.kind, ArchiveErrorKind::Read(_)) {
+                    error.kind = error_kind;
+                }
+            } else if is_unexpected_eof(&error.kind) {
+                error.kind = ArchiveErrorKind::Truncated;
+            }
+            error
+        })
+}
+
+/// Whether an error kind is, underneath, the decompressed stream ending early.
+fn is_unexpected_eof(kind: &ArchiveErrorKind) -> bool {
+    let eof = |error: &io::Error| error.kind() == io::ErrorKind::UnexpectedEof;
+    match kind {
+        ArchiveErrorKind::Tar(error) => eof(error),
+        ArchiveErrorKind::Storage(StorageError::Io { error, .. }) => eof(error),
+        ArchiveErrorKind::Manifest(ManifestError::Malformed { error, .. }) => {
+            matches!(&**error, bincode::ErrorKind::Io(error) if eof(error))
+        }
+        _ => false,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,6 +425,16 @@ struct ArchiveWalk<'a> {
     tar_bytes: u64,
 }
 
+/// The last entry the walk saw: its path, header offset, and where its data (padded to the
+/// 512-byte block) ends in the decompressed stream.
+struct PreviousEntry {
+    path: String,
+    header_at: u64,
+    data_end: u64,
+}
+
+const TAR_BLOCK: u64 = 512;
+
 impl<'a> ArchiveWalk<'a> {
     fn new(path: &'a Path, name: ArchiveName, limits: &'a ArchiveLimits) -> Self {
         Self {
@@ -259,18 +452,29 @@ impl<'a> ArchiveWalk<'a> {
         }
     }
 
-    fn error(
+    fn error(&self, location: ErrorLocation, kind: ArchiveErrorKind) -> ArchiveError {
+        ArchiveError {
+            path: self.path.to_path_buf(),
+            location,
+            kind,
+        }
+    }
+
+    fn in_entry(
         &self,
-        entry: Option<&str>,
+        path: &str,
+        header_at: u64,
         offset: Option<u64>,
         kind: ArchiveErrorKind,
     ) -> ArchiveError {
-        ArchiveError {
-            path: self.path.to_path_buf(),
-            entry: entry.map(str::to_string),
-            offset,
+        self.error(
+            ErrorLocation::Entry {
+                path: path.to_string(),
+                header_at,
+                offset,
+            },
             kind,
-        }
+        )
     }
 
     fn slot_range(&self) -> (Slot, Slot) {
@@ -280,51 +484,91 @@ impl<'a> ArchiveWalk<'a> {
         }
     }
 
+    /// Where a failure to produce the next entry happened: still inside the previous entry's
+    /// data (which tar skips when we did not read it), or at the next header.
+    fn next_header_location(
+        &self,
+        previous: Option<&PreviousEntry>,
+        consumed: u64,
+    ) -> ErrorLocation {
+        match previous {
+            Some(previous) if consumed < previous.data_end => ErrorLocation::Entry {
+                path: previous.path.clone(),
+                header_at: previous.header_at,
+                offset: Some(consumed.saturating_sub(previous.header_at + TAR_BLOCK)),
+            },
+            Some(previous) => ErrorLocation::Header {
+                at: previous.data_end,
+                after: Some(previous.path.clone()),
+            },
+            None => ErrorLocation::Header { at: 0, after: None },
+        }
+    }
+
     fn run(
         &mut self,
         stream: impl Read,
         visitor: &mut impl ArchiveVisitor,
     ) -> Result<(), ArchiveError> {
-        let mut counted = CountingRead {
+        let consumed = Rc::new(Cell::new(0u64));
+        let counted = CountingRead {
             inner: stream,
-            count: 0,
+            count: consumed.clone(),
         };
-        let mut archive = tar::Archive::new(&mut counted);
+        let mut archive = tar::Archive::new(counted);
         // Raw mode hands us GNU long-name and pax headers as entries, so they are rejected by
         // the whitelist instead of being buffered whole by the tar crate.
         let mut entries = archive
             .entries()
-            .map_err(|error| self.error(None, Some(0), ArchiveErrorKind::Io(error)))?
+            .map_err(|error| {
+                self.error(
+                    self.next_header_location(None, 0),
+                    ArchiveErrorKind::Tar(error),
+                )
+            })?
             .raw(true);
+        let mut previous: Option<PreviousEntry> = None;
         loop {
             let next = entries.next();
             let Some(entry) = next else { break };
-            let mut entry =
-                entry.map_err(|error| self.error(None, None, ArchiveErrorKind::Io(error)))?;
+            let mut entry = entry.map_err(|error| {
+                self.error(
+                    self.next_header_location(previous.as_ref(), consumed.get()),
+                    ArchiveErrorKind::Tar(error),
+                )
+            })?;
             self.entries += 1;
             let position = entry.raw_header_position();
-            if self.entries > self.limits.max_entries {
-                return Err(self.error(
-                    None,
-                    Some(position),
-                    ArchiveErrorKind::TooManyEntries(self.limits.max_entries),
-                ));
-            }
             let entry_type = entry.header().entry_type();
             let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             let size = entry.size();
+            previous = Some(PreviousEntry {
+                path: path.clone(),
+                header_at: position,
+                data_end: (position + TAR_BLOCK).saturating_add(size.next_multiple_of(TAR_BLOCK)),
+            });
+            if self.entries > self.limits.max_entries {
+                return Err(self.in_entry(
+                    &path,
+                    position,
+                    None,
+                    ArchiveErrorKind::TooManyEntries(self.limits.max_entries),
+                ));
+            }
             self.total_size = self.total_size.saturating_add(size);
             if self.total_size > self.limits.max_total_size {
-                return Err(self.error(
-                    Some(&path),
-                    Some(position),
+                return Err(self.in_entry(
+                    &path,
+                    position,
+                    None,
                     ArchiveErrorKind::TooLarge(self.limits.max_total_size),
                 ));
             }
             let role = classify(&path, entry_type).ok_or_else(|| {
-                self.error(
-                    Some(&path),
-                    Some(position),
+                self.in_entry(
+                    &path,
+                    position,
+                    None,
                     ArchiveErrorKind::UnexpectedEntry {
                         path: path.clone(),
                         entry_type: format!("{entry_type:?}"),
@@ -333,7 +577,7 @@ impl<'a> ArchiveWalk<'a> {
             })?;
             self.visit_entry(role, &path, position, size, &mut entry, visitor)?;
         }
-        self.tar_bytes = counted.count;
+        self.tar_bytes = consumed.get();
         Ok(())
     }
 
@@ -346,7 +590,7 @@ impl<'a> ArchiveWalk<'a> {
         entry: &mut impl Read,
         visitor: &mut impl ArchiveVisitor,
     ) -> Result<(), ArchiveError> {
-        let at = |walk: &Self, kind| walk.error(Some(path), Some(position), kind);
+        let at = |walk: &Self, kind| walk.in_entry(path, position, None, kind);
         let check_size = |walk: &Self, limit: u64| {
             if size > limit {
                 Err(at(walk, ArchiveErrorKind::EntryTooLarge { size, limit }))
@@ -363,11 +607,19 @@ impl<'a> ArchiveWalk<'a> {
                     return Err(at(self, ArchiveErrorKind::DuplicateEntry(path.into())));
                 }
                 check_size(self, 64)?;
-                let mut text = String::new();
-                entry
-                    .take(64)
-                    .read_to_string(&mut text)
-                    .map_err(|error| at(self, ArchiveErrorKind::Io(error)))?;
+                let mut bytes = Vec::new();
+                entry.take(64).read_to_end(&mut bytes).map_err(|error| {
+                    let kind = if error.kind() == io::ErrorKind::UnexpectedEof {
+                        ArchiveErrorKind::Truncated
+                    } else {
+                        ArchiveErrorKind::Tar(error)
+                    };
+                    at(self, kind)
+                })?;
+                if (bytes.len() as u64) < size {
+                    return Err(at(self, ArchiveErrorKind::Truncated));
+                }
+                let text = String::from_utf8_lossy(&bytes);
                 let version = text.trim();
                 let version = version.strip_prefix(['v', 'V']).unwrap_or(version);
                 if version != SNAPSHOT_VERSION {
@@ -389,8 +641,13 @@ impl<'a> ArchiveWalk<'a> {
                     ));
                 }
                 check_size(self, self.limits.max_manifest_size)?;
-                let manifest = SnapshotManifest::read_from(&mut *entry, size)
-                    .map_err(|error| at(self, error.into()))?;
+                let manifest = SnapshotManifest::read_from(&mut *entry, size).map_err(|error| {
+                    let offset = match &error {
+                        ManifestError::Malformed { position, .. } => Some(*position),
+                        _ => None,
+                    };
+                    self.in_entry(path, position, offset, error.into())
+                })?;
                 if manifest.slot != self.name.slot {
                     return Err(at(
                         self,
@@ -449,18 +706,18 @@ impl<'a> ArchiveWalk<'a> {
                         Ok(Some(account)) => account,
                         Ok(None) => break,
                         Err(error) => {
-                            return Err(self.error(Some(path), Some(error.offset()), error.into()));
+                            return Err(self.in_entry(
+                                path,
+                                position,
+                                Some(error.offset()),
+                                error.into(),
+                            ));
                         }
                     };
                     self.stored_accounts += 1;
-                    visitor
-                        .account(slot, &account)
-                        .map_err(|kind| ArchiveError {
-                            path: self.path.to_path_buf(),
-                            entry: Some(path.to_string()),
-                            offset: Some(account.offset),
-                            kind,
-                        })?;
+                    visitor.account(slot, &account).map_err(|kind| {
+                        self.in_entry(path, position, Some(account.offset), kind)
+                    })?;
                 }
             }
         }
@@ -473,12 +730,12 @@ impl<'a> ArchiveWalk<'a> {
         path: &str,
         position: u64,
     ) -> Result<(), ArchiveError> {
+        let at = |walk: &Self, kind| walk.in_entry(path, position, None, kind);
         let mut lengths = HashMap::with_capacity(manifest.storages.len());
         for StorageEntry { slot, id, len } in &manifest.storages {
             if lengths.insert((*slot, *id), *len).is_some() {
-                return Err(self.error(
-                    Some(path),
-                    Some(position),
+                return Err(at(
+                    self,
                     ArchiveErrorKind::Manifest(ManifestError::Inconsistent(format!(
                         "storage {slot}.{id} listed twice"
                     ))),
@@ -489,16 +746,11 @@ impl<'a> ArchiveWalk<'a> {
         for (&(slot, id), &entry_len) in &self.storages_seen {
             match lengths.get(&(slot, id)) {
                 None => {
-                    return Err(self.error(
-                        Some(path),
-                        Some(position),
-                        ArchiveErrorKind::UnlistedStorage { slot, id },
-                    ));
+                    return Err(at(self, ArchiveErrorKind::UnlistedStorage { slot, id }));
                 }
                 Some(&manifest_len) if manifest_len != entry_len => {
-                    return Err(self.error(
-                        Some(path),
-                        Some(position),
+                    return Err(at(
+                        self,
                         ArchiveErrorKind::StorageLength {
                             slot,
                             id,
@@ -515,18 +767,16 @@ impl<'a> ArchiveWalk<'a> {
         Ok(())
     }
 
-    fn finish(self) -> Result<ArchiveContents, ArchiveError> {
+    fn finish(&mut self) -> Result<ArchiveContents, ArchiveError> {
         if !self.version_seen {
             return Err(self.error(
-                None,
-                None,
+                ErrorLocation::Archive,
                 ArchiveErrorKind::Missing("the `version` file".into()),
             ));
         }
         let Some(manifest) = &self.manifest else {
             return Err(self.error(
-                None,
-                None,
+                ErrorLocation::Archive,
                 ArchiveErrorKind::Missing(format!(
                     "the manifest `snapshots/{0}/{0}`",
                     self.name.slot
@@ -540,8 +790,7 @@ impl<'a> ArchiveWalk<'a> {
             .find(|entry| !seen.contains(&(entry.slot, entry.id)))
         {
             return Err(self.error(
-                None,
-                None,
+                ErrorLocation::Archive,
                 ArchiveErrorKind::Missing(format!(
                     "storage `accounts/{}.{}` listed in the manifest",
                     missing.slot, missing.id
@@ -550,7 +799,7 @@ impl<'a> ArchiveWalk<'a> {
         }
         Ok(ArchiveContents {
             name: self.name,
-            manifest: self.manifest.expect("checked above"),
+            manifest: self.manifest.take().expect("checked above"),
             storages: self.storages_seen.len() as u64,
             stored_accounts: self.stored_accounts,
             tar_bytes: self.tar_bytes,
@@ -558,15 +807,16 @@ impl<'a> ArchiveWalk<'a> {
     }
 }
 
+/// Counts the bytes of the decompressed stream tar has consumed.
 struct CountingRead<R> {
     inner: R,
-    count: u64,
+    count: Rc<Cell<u64>>,
 }
 
 impl<R: Read> Read for CountingRead<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let read = self.inner.read(buf)?;
-        self.count += read as u64;
+        self.count.set(self.count.get() + read as u64);
         Ok(read)
     }
 }
