@@ -154,8 +154,8 @@ pub struct SnapshotSource {
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     /// A directory could not be listed.
-    #[error("listing {}: {source}", .dir.display())]
-    List { dir: PathBuf, source: io::Error },
+    #[error("listing {}: {error}", .dir.display())]
+    List { dir: PathBuf, error: io::Error },
     /// A file entry whose name is not a canonical archive name or contradicts its fields.
     #[error("`{0}` is not a valid snapshot file entry")]
     BadFile(String),
@@ -234,8 +234,8 @@ impl Catalog {
         for dir in dirs {
             list_dir(dir, &mut archives, &mut seen)?;
             match list_dir(&dir.join("remote"), &mut archives, &mut seen) {
-                Err(CatalogError::List { source, .. })
-                    if source.kind() == io::ErrorKind::NotFound => {}
+                Err(CatalogError::List { error, .. })
+                    if error.kind() == io::ErrorKind::NotFound => {}
                 other => other?,
             }
         }
@@ -343,9 +343,9 @@ fn list_dir(
     archives: &mut Vec<LocalArchive>,
     seen: &mut HashSet<String>,
 ) -> Result<(), CatalogError> {
-    let list_error = |source| CatalogError::List {
+    let list_error = |error| CatalogError::List {
         dir: dir.to_path_buf(),
-        source,
+        error,
     };
     for entry in std::fs::read_dir(dir).map_err(list_error)? {
         let entry = entry.map_err(list_error)?;

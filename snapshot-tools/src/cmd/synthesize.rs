@@ -3,6 +3,7 @@
 
 use {
     crate::{archive::ArchiveFormat, synthetic::SyntheticAccounts},
+    anyhow::Context,
     std::{path::PathBuf, process::ExitCode, time::Instant},
 };
 
@@ -17,6 +18,7 @@ pub struct SynthesizeArgs {
     /// Slot of the snapshot.
     #[arg(long, default_value_t = 1000)]
     pub slot: u64,
+    /// Seed of the account set: the same seed, count and slot give the same archive.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Write .tar.lz4 instead of .tar.zst.
@@ -25,7 +27,8 @@ pub struct SynthesizeArgs {
 }
 
 pub fn run(args: SynthesizeArgs) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(&args.dir)?;
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
     let started = Instant::now();
     let format = if args.lz4 {
         ArchiveFormat::TarLz4
@@ -39,6 +42,6 @@ pub fn run(args: SynthesizeArgs) -> anyhow::Result<ExitCode> {
         format,
     )?;
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "archive written");
-    println!("{}", path.display());
+    super::output::line(path.display()).context("printing the archive's path")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -49,8 +49,8 @@ pub struct SidecarConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum SidecarError {
     /// Binding a listen address failed.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: io::Error },
+    #[error("cannot listen on {addr}: {error}")]
+    Bind { addr: SocketAddr, error: io::Error },
     /// No address to listen on.
     #[error("no address to listen on")]
     NoAddress,
@@ -138,11 +138,11 @@ pub async fn spawn(
     for addr in config.listen {
         let listener = TcpListener::bind(addr)
             .await
-            .map_err(|source| SidecarError::Bind { addr, source })?;
+            .map_err(|error| SidecarError::Bind { addr, error })?;
         addrs.push(
             listener
                 .local_addr()
-                .map_err(|source| SidecarError::Bind { addr, source })?,
+                .map_err(|error| SidecarError::Bind { addr, error })?,
         );
         listeners.push(listener);
     }
