@@ -6,6 +6,7 @@ pub mod check;
 pub mod lt_hash;
 pub mod manifest;
 pub mod name;
+pub mod probe;
 pub mod reader;
 pub mod storage;
 pub mod writer;

@@ -9,14 +9,21 @@
 //! - `GET /metrics`.
 //!
 //! A request names an archive only by its file name, which is looked up among the names the
-//! last directory scan listed; no path is ever built from request input.
+//! last directory scan listed; no path is ever built from request input. A scan lists only
+//! files that start like archives (compression magic, size, a `version` tar header; see
+//! `catalog::scan`), remembering each verdict per file version, and never follows a `remote/`
+//! symlink out of the archive directories; a served archive's directory is resolved again and
+//! must lie inside one of them.
 
 mod serve;
 pub mod throttle;
 
 use {
     crate::{
-        catalog::{Catalog, LocalArchive},
+        catalog::{
+            Catalog, CatalogError, LocalArchive,
+            scan::{ArchiveScanner, ScanOutcome},
+        },
         metrics::SidecarMetrics,
     },
     axum::{
@@ -27,7 +34,12 @@ use {
         routing::get,
     },
     serve::{plain, serve_archive},
-    std::{io, net::SocketAddr, path::PathBuf, sync::Arc},
+    std::{
+        io,
+        net::SocketAddr,
+        path::PathBuf,
+        sync::{Arc, Mutex, PoisonError},
+    },
     throttle::RateLimiter,
     tokio::{net::TcpListener, task::JoinHandle},
     tokio_util::sync::CancellationToken,
@@ -54,23 +66,50 @@ pub enum SidecarError {
     /// No address to listen on.
     #[error("no address to listen on")]
     NoAddress,
+    /// An archive directory cannot be resolved.
+    #[error(transparent)]
+    Dir(#[from] CatalogError),
 }
 
 #[derive(Debug)]
 struct SidecarState {
-    archive_dirs: Vec<PathBuf>,
+    scanner: Mutex<ArchiveScanner>,
+    /// The archive directories, resolved: nothing outside them is served.
+    roots: Vec<PathBuf>,
     metrics: SidecarMetrics,
     limiter: Option<Arc<RateLimiter>>,
 }
 
 impl SidecarState {
-    async fn scan(&self) -> Result<Catalog, Response> {
-        let dirs = self.archive_dirs.clone();
-        match tokio::task::spawn_blocking(move || Catalog::scan(&dirs)).await {
-            Ok(Ok(catalog)) => {
-                self.metrics.archives.set(catalog.archives().len() as i64);
-                Ok(catalog)
-            }
+    fn scan_blocking(&self) -> Result<ScanOutcome, CatalogError> {
+        let outcome = self
+            .scanner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .scan()?;
+        for rejected in &outcome.rejected {
+            self.metrics
+                .rejected
+                .with_label_values(&[rejected.error.reason()])
+                .inc();
+        }
+        self.metrics
+            .rejected
+            .with_label_values(&["remote_symlink"])
+            .inc_by(outcome.refused_dirs.len() as u64);
+        self.metrics
+            .rejected_files
+            .set(outcome.rejected_files as i64);
+        self.metrics
+            .archives
+            .set(outcome.catalog.archives().len() as i64);
+        Ok(outcome)
+    }
+
+    async fn scan(self: &Arc<Self>) -> Result<Catalog, Response> {
+        let state = self.clone();
+        match tokio::task::spawn_blocking(move || state.scan_blocking()).await {
+            Ok(Ok(outcome)) => Ok(outcome.catalog),
             Ok(Err(error)) => {
                 tracing::warn!(%error, "cannot list the archive directories");
                 Err(plain(
@@ -125,8 +164,10 @@ pub async fn spawn(
     if config.listen.is_empty() {
         return Err(SidecarError::NoAddress);
     }
+    let scanner = ArchiveScanner::new(&config.archive_dirs);
     let state = Arc::new(SidecarState {
-        archive_dirs: config.archive_dirs,
+        roots: scanner.roots()?,
+        scanner: Mutex::new(scanner),
         metrics: SidecarMetrics::new(registry),
         limiter: config
             .max_upload_rate

@@ -3,7 +3,11 @@
 
 use {
     super::{SidecarState, throttle::RateLimiter},
-    crate::{catalog::LocalArchive, metrics::SidecarMetrics, range::RangeRequest},
+    crate::{
+        catalog::{LocalArchive, scan::resolved_inside},
+        metrics::SidecarMetrics,
+        range::RangeRequest,
+    },
     axum::{
         body::Body,
         http::{HeaderMap, HeaderValue, Method, StatusCode, header},
@@ -15,7 +19,7 @@ use {
         fs::File,
         io::{self, Seek, SeekFrom},
         os::unix::fs::OpenOptionsExt,
-        path::Path,
+        path::{Path, PathBuf},
         sync::Arc,
         time::{SystemTime, UNIX_EPOCH},
     },
@@ -30,8 +34,10 @@ pub(super) fn plain(status: StatusCode, text: &'static str) -> Response {
     (status, text).into_response()
 }
 
-/// Opens a listed archive without following symlinks and checks it is still a regular file.
-fn open_archive(path: &Path) -> io::Result<(File, u64, SystemTime)> {
+/// Opens a listed archive: its directory, resolved, must still lie inside an archive
+/// directory; the file itself is not followed if it is a symlink and must be a regular file.
+fn open_archive(path: &Path, roots: &[PathBuf]) -> io::Result<(File, u64, SystemTime)> {
+    let path = resolved_inside(path, roots)?;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)
@@ -103,7 +109,8 @@ pub(super) async fn serve_archive(
     request: &HeaderMap,
 ) -> Response {
     let path = archive.path.clone();
-    let opened = tokio::task::spawn_blocking(move || open_archive(&path)).await;
+    let roots = state.roots.clone();
+    let opened = tokio::task::spawn_blocking(move || open_archive(&path, &roots)).await;
     let (mut file, len, modified) = match opened {
         Ok(Ok(opened)) => opened,
         Ok(Err(error)) if error.kind() == io::ErrorKind::NotFound => {
