@@ -220,3 +220,27 @@ fn a_closed_stdout_ends_the_output_quietly() {
         assert!(output.stderr.is_empty(), "{args:?}: {}", describe(&output));
     }
 }
+
+#[test]
+fn synthesize_writes_the_mints_of_its_token_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    for (extra, accounts) in [(None, 30 + 18), (Some("--no-mints"), 30)] {
+        let out = dir.path().join(extra.unwrap_or("default"));
+        let mut args = vec![
+            "synthesize",
+            "--dir",
+            out.to_str().unwrap(),
+            "--accounts",
+            "30",
+        ];
+        args.extend(extra);
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+        let path = String::from_utf8(output.stdout).unwrap();
+        let output = run(&["inspect", path.trim(), "--json"]);
+        assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        // 30 accounts hold 18 token accounts, over 18 mints.
+        assert_eq!(report["accounts"], accounts, "{extra:?}");
+    }
+}
