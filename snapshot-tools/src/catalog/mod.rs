@@ -219,6 +219,8 @@ pub fn best_first(a: &ArchiveName, b: &ArchiveName) -> Ordering {
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     archives: Vec<LocalArchive>,
+    /// The listed directories, resolved (see [`roots`](Self::roots)).
+    roots: Vec<PathBuf>,
 }
 
 impl Catalog {
@@ -233,6 +235,12 @@ impl Catalog {
 
     pub fn archives(&self) -> &[LocalArchive] {
         &self.archives
+    }
+
+    /// The configured directories of the scan, resolved: a listed archive is served only if
+    /// its directory still resolves inside one of them ([`scan::resolved_inside`]).
+    pub fn roots(&self) -> &[PathBuf] {
+        &self.roots
     }
 
     pub fn is_empty(&self) -> bool {

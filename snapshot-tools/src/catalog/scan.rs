@@ -125,6 +125,7 @@ impl ArchiveScanner {
         Ok(ScanOutcome {
             catalog: Catalog {
                 archives: listing.archives,
+                roots,
             },
             rejected: listing.rejected,
             rejected_files: listing.rejected_files,

@@ -66,16 +66,13 @@ pub enum SidecarError {
     /// No address to listen on.
     #[error("no address to listen on")]
     NoAddress,
-    /// An archive directory cannot be resolved.
-    #[error(transparent)]
-    Dir(#[from] CatalogError),
 }
 
 #[derive(Debug)]
 struct SidecarState {
+    /// Lists the archive directories (a missing one makes a scan fail, and its requests 500,
+    /// until it exists); nothing outside them is served.
     scanner: Mutex<ArchiveScanner>,
-    /// The archive directories, resolved: nothing outside them is served.
-    roots: Vec<PathBuf>,
     metrics: SidecarMetrics,
     limiter: Option<Arc<RateLimiter>>,
 }
@@ -164,10 +161,8 @@ pub async fn spawn(
     if config.listen.is_empty() {
         return Err(SidecarError::NoAddress);
     }
-    let scanner = ArchiveScanner::new(&config.archive_dirs);
     let state = Arc::new(SidecarState {
-        roots: scanner.roots()?,
-        scanner: Mutex::new(scanner),
+        scanner: Mutex::new(ArchiveScanner::new(&config.archive_dirs)),
         metrics: SidecarMetrics::new(registry),
         limiter: config
             .max_upload_rate
@@ -235,7 +230,7 @@ async fn archive(
 ) -> Response {
     let response = match state.scan().await {
         Ok(catalog) => match catalog.get(&name) {
-            Some(archive) => serve_archive(state.clone(), archive.clone(), &method, &headers).await,
+            Some(archive) => serve_archive(&state, &catalog, archive, &method, &headers).await,
             None => plain(StatusCode::NOT_FOUND, "snapshot not found\n"),
         },
         Err(response) => response,
@@ -250,7 +245,7 @@ async fn best_full(
 ) -> Response {
     let response = match state.scan().await {
         Ok(catalog) => match catalog.best_full() {
-            Some(archive) => serve_archive(state.clone(), archive.clone(), &method, &headers).await,
+            Some(archive) => serve_archive(&state, &catalog, archive, &method, &headers).await,
             None => plain(StatusCode::NOT_FOUND, "no snapshot available\n"),
         },
         Err(response) => response,

@@ -4,7 +4,7 @@
 use {
     super::{SidecarState, throttle::RateLimiter},
     crate::{
-        catalog::{LocalArchive, scan::resolved_inside},
+        catalog::{Catalog, LocalArchive, scan::resolved_inside},
         metrics::SidecarMetrics,
         range::RangeRequest,
     },
@@ -101,15 +101,17 @@ fn body_stream(
     })
 }
 
-/// Serves `archive`. The path comes from the catalog, never from the request.
+/// Serves `archive`, listed in `catalog`. The path comes from the catalog, never from the
+/// request.
 pub(super) async fn serve_archive(
-    state: Arc<SidecarState>,
-    archive: LocalArchive,
+    state: &Arc<SidecarState>,
+    catalog: &Catalog,
+    archive: &LocalArchive,
     method: &Method,
     request: &HeaderMap,
 ) -> Response {
     let path = archive.path.clone();
-    let roots = state.roots.clone();
+    let roots = catalog.roots().to_vec();
     let opened = tokio::task::spawn_blocking(move || open_archive(&path, &roots)).await;
     let (mut file, len, modified) = match opened {
         Ok(Ok(opened)) => opened,

@@ -421,3 +421,38 @@ async fn look_alike_archives_and_a_remote_symlink_out_are_never_served() {
     );
     assert_eq!(log.matches("not reading `remote/`").count(), 1, "{log}");
 }
+
+/// A library caller (e.g. `replica dev`) may start a sidecar before a directory exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_that_appears_later_is_listed_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let later = dir.path().join("later");
+    let registry = prometheus::Registry::new();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let handle = snapshot_tools::sidecar::spawn(
+        snapshot_tools::sidecar::SidecarConfig {
+            archive_dirs: vec![later.clone()],
+            listen: vec!["127.0.0.1:0".parse().unwrap()],
+            max_upload_rate: None,
+        },
+        &registry,
+        cancel.clone(),
+    )
+    .await
+    .unwrap();
+    let url = format!("http://{}/v1/snapshots", handle.addrs[0]);
+    let response = client().get(&url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    copy_into(&fixture("snapshot-2-"), &later);
+    let list: serde_json::Value = get_json(&url).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    let name = name_of(&fixture("snapshot-2-"));
+    let response = client()
+        .get(format!("http://{}/{name}", handle.addrs[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    cancel.cancel();
+    handle.join().await.unwrap();
+}
