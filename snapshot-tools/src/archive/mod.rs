@@ -3,12 +3,14 @@
 
 pub mod chain;
 pub mod check;
+pub mod error;
 pub mod lt_hash;
 pub mod manifest;
 pub mod name;
 pub mod probe;
 pub mod reader;
 pub mod storage;
+mod stream;
 pub mod writer;
 
 pub use {
