@@ -2,6 +2,10 @@
 //!
 //! The transport's own errors (`ClientError`, `ServerError`, `IdentityError`) live in
 //! `transport::error`.
+//!
+//! Convention of this crate: an error's `Display` tells the whole story, its cause included,
+//! and `source()` never returns a cause that `Display` already printed, so a chain printed with
+//! `{:#}` (anyhow) or logged with `%error` names each cause exactly once.
 
 use crate::message::{ErrorCode, ErrorFrame, Hash, Slot};
 
@@ -32,16 +36,16 @@ pub enum FrameError {
     },
     /// A compressed payload is not valid zstd.
     #[error("corrupt zstd payload: {0}")]
-    Decompress(#[source] std::io::Error),
+    Decompress(std::io::Error),
     /// zstd compression failed.
     #[error("zstd compression failed: {0}")]
-    Compress(#[source] std::io::Error),
+    Compress(std::io::Error),
     /// The payload is not a valid bincode message of the expected type.
     #[error("malformed payload: {0}")]
-    Malformed(#[source] bincode::Error),
+    Malformed(bincode::Error),
     /// The message could not be serialized.
     #[error("failed to encode message: {0}")]
-    Encode(#[source] bincode::Error),
+    Encode(bincode::Error),
     /// The output buffer has no room for the frame.
     #[error("output buffer too small: need {needed} bytes, have {available}")]
     BufferTooSmall {

@@ -258,7 +258,24 @@ fn decompress_bounded(data: &[u8], limit: u32) -> Result<Vec<u8>, FrameError> {
         Ok(Some(declared)) => declared as usize,
         _ => 0,
     };
-    let decoder = zstd::stream::read::Decoder::with_buffer(data).map_err(FrameError::Decompress)?;
+    // The decoder allocates the window a frame header asks for (up to 128 MiB by default)
+    // before producing a byte; no payload within the limit needs a larger window than the
+    // limit's next power of two.
+    let window_log = window_log_for(limit);
+    if let Some(window) = zstd_window_size(data)
+        && window > 1u64 << window_log
+    {
+        return Err(FrameError::TooLarge {
+            len: window,
+            limit: limit64,
+        });
+    }
+    let mut decoder =
+        zstd::stream::read::Decoder::with_buffer(data).map_err(FrameError::Decompress)?;
+    // A backstop for later frames of a multi-frame payload.
+    decoder
+        .window_log_max(window_log)
+        .map_err(FrameError::Decompress)?;
     let mut out = Vec::with_capacity(hint);
     decoder
         .take(limit64 + 1)
@@ -271,6 +288,35 @@ fn decompress_bounded(data: &[u8], limit: u32) -> Result<Vec<u8>, FrameError> {
         });
     }
     Ok(out)
+}
+
+/// The smallest zstd window (log2 bytes) that covers `limit` bytes of output, within zstd's
+/// bounds (10 to 31).
+fn window_log_for(limit: u32) -> u32 {
+    u64::from(limit)
+        .next_power_of_two()
+        .trailing_zeros()
+        .clamp(10, 31)
+}
+
+/// The window size the first zstd frame of `data` declares (RFC 8878, 3.1.1.1.2), or `None`
+/// when `data` does not start with a zstd frame header or the frame is single-segment (then
+/// the window is its content size, which is checked on its own).
+fn zstd_window_size(data: &[u8]) -> Option<u64> {
+    const MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+    let (magic, rest) = data.split_first_chunk::<4>()?;
+    if *magic != MAGIC {
+        return None;
+    }
+    let (&descriptor, rest) = rest.split_first()?;
+    let single_segment = descriptor & 0b0010_0000 != 0;
+    if single_segment {
+        return None;
+    }
+    let window_descriptor = *rest.first()?;
+    let window_log = 10 + u64::from(window_descriptor >> 3);
+    let base = 1u64 << window_log;
+    Some(base + base / 8 * u64::from(window_descriptor & 0b111))
 }
 
 /// Decodes a bincode message that must fill `bytes` exactly.
@@ -535,6 +581,55 @@ mod tests {
                 "{err:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_window_beyond_the_limit_is_refused_before_decoding() {
+        // A tiny payload whose frame header asks for a 128 MiB window: decoding it would
+        // allocate that window (outside Rust's allocator) although the output is 5 bytes.
+        let mut payload = Vec::new();
+        {
+            let mut encoder = zstd::stream::write::Encoder::new(&mut payload, 1).unwrap();
+            encoder
+                .set_parameter(zstd::zstd_safe::CParameter::WindowLog(27))
+                .unwrap();
+            encoder.include_contentsize(false).unwrap();
+            std::io::Write::write_all(&mut encoder, &bincode::serialize(&7u8).unwrap()).unwrap();
+            encoder.finish().unwrap();
+        }
+        assert_eq!(zstd_window_size(&payload), Some(128 << 20));
+        let header = FrameHeader {
+            payload_len: payload.len() as u32,
+            compressed: true,
+        };
+        let err = payload_bytes(&header, &payload, DEFAULT_MAX_FRAME_LEN).unwrap_err();
+        assert!(
+            matches!(err, FrameError::TooLarge { len, .. } if len == 128 << 20),
+            "{err:?}"
+        );
+        // The same bytes are fine for a receiver whose limit covers the window.
+        assert_eq!(
+            payload_bytes(&header, &payload, 128 << 20)
+                .unwrap()
+                .as_ref(),
+            &[7]
+        );
+        // Frames this crate encodes always fit: the window follows the payload size.
+        let big = vec![AccountRecord {
+            data: (0..(10u32 << 20)).map(|i| (i % 251) as u8).collect(),
+            ..AccountRecord::default()
+        }];
+        let mut buf = Vec::new();
+        encode_frame(
+            &Response::Records(big.clone()),
+            &FrameConfig::default(),
+            &mut buf,
+        )
+        .unwrap();
+        let (decoded, _) = decode_frame::<Response>(&buf, DEFAULT_MAX_FRAME_LEN)
+            .unwrap()
+            .unwrap();
+        assert_eq!(decoded, Response::Records(big));
     }
 
     #[test]

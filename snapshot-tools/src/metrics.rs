@@ -14,6 +14,12 @@ pub const SIDECAR_SENT_BYTES_TOTAL: &str = "snapshot_sidecar_sent_bytes_total";
 pub const SIDECAR_TRANSFERS: &str = "snapshot_sidecar_transfers";
 /// Archives listed at the last scan.
 pub const SIDECAR_ARCHIVES: &str = "snapshot_sidecar_archives";
+/// Files named like archives that are not archives, each counted once per version of the
+/// file (size, mtime), and `remote/` symlinks leading outside the archive directories, once;
+/// label `reason` (`size`, `magic`, `header`, `format`, `unreadable`, `remote_symlink`).
+pub const SIDECAR_REJECTED_TOTAL: &str = "snapshot_sidecar_rejected_total";
+/// Files named like archives that were not listed at the last scan.
+pub const SIDECAR_REJECTED_FILES: &str = "snapshot_sidecar_rejected_files";
 
 /// Scrapes of targets; label `result` (`ok`, `error`).
 pub const TRACKER_SCRAPES_TOTAL: &str = "snapshot_tracker_scrapes_total";
@@ -71,6 +77,8 @@ pub struct SidecarMetrics {
     pub sent_bytes: IntCounter,
     pub transfers: IntGauge,
     pub archives: IntGauge,
+    pub rejected: IntCounterVec,
+    pub rejected_files: IntGauge,
 }
 
 impl SidecarMetrics {
@@ -93,6 +101,17 @@ impl SidecarMetrics {
                 registry,
                 SIDECAR_ARCHIVES,
                 "Archives listed at the last scan",
+            ),
+            rejected: counter_vec(
+                registry,
+                SIDECAR_REJECTED_TOTAL,
+                "Files named like archives that are not archives, and remote/ symlinks leading outside",
+                &["reason"],
+            ),
+            rejected_files: gauge(
+                registry,
+                SIDECAR_REJECTED_FILES,
+                "Files named like archives not listed at the last scan",
             ),
         }
     }

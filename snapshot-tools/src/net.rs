@@ -7,6 +7,30 @@ use std::{
     str::FromStr,
 };
 
+/// One line for an error and its causes, each cause once: `error: cause: cause`. Libraries
+/// such as reqwest keep the useful cause (`Connection refused`) in `source()` and out of
+/// `Display`; logging `%error` alone would lose it. A reqwest error's URL is left out: the
+/// caller names what it asked.
+pub fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    if let Some(url) = error
+        .downcast_ref::<reqwest::Error>()
+        .and_then(reqwest::Error::url)
+    {
+        text = text.replace(&format!(" for url ({url})"), "");
+    }
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let more = error.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = error.source();
+    }
+    text
+}
+
 /// A listen address as Go writes them: `:8458` means every interface.
 pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     if let Some(port) = text.strip_prefix(':') {
@@ -70,7 +94,130 @@ impl FromStr for ByteSize {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use {
+        super::*,
+        std::{error::Error, path::PathBuf},
+    };
+
+    fn io(text: &str) -> std::io::Error {
+        std::io::Error::other(text.to_string())
+    }
+
+    /// The texts of an error and its `source()` chain.
+    fn chain(error: &(dyn Error + 'static)) -> Vec<String> {
+        let mut texts = vec![error.to_string()];
+        let mut next = error.source();
+        while let Some(cause) = next {
+            texts.push(cause.to_string());
+            next = cause.source();
+        }
+        texts
+    }
+
+    /// `{:#}` (anyhow) prints an error and its sources: no cause may appear twice.
+    #[test]
+    fn error_types_print_each_cause_once() {
+        use crate::{
+            archive::{
+                ArchiveError, ArchiveErrorKind, ChainError, manifest::ManifestError,
+                storage::StorageError, writer::WriteError,
+            },
+            catalog::CatalogError,
+            fetch::{FetchError, download::DownloadError},
+            sidecar::SidecarError,
+            tracker::config::ConfigError,
+        };
+        let path = PathBuf::from("/ledger/x");
+        let errors: Vec<Box<dyn Error + Send + Sync>> = vec![
+            Box::new(CatalogError::List {
+                dir: path.clone(),
+                error: io("denied"),
+            }),
+            Box::new(ConfigError::Read {
+                path: path.clone(),
+                error: io("missing"),
+            }),
+            Box::new(FetchError::Ledger {
+                path: path.clone(),
+                error: io("full"),
+            }),
+            Box::new(DownloadError::Disk {
+                path: path.clone(),
+                error: io("full"),
+            }),
+            Box::new(SidecarError::Bind {
+                addr: "127.0.0.1:1".parse().unwrap(),
+                error: io("in use"),
+            }),
+            Box::new(WriteError::Io {
+                path: path.clone(),
+                error: io("full"),
+            }),
+            Box::new(ChainError::Sort {
+                dir: path.clone(),
+                error: io("full"),
+            }),
+            Box::new(ChainError::Archive(Box::new(ArchiveError::archive(
+                &path,
+                ArchiveErrorKind::Storage(StorageError::Io {
+                    offset: 8,
+                    error: io("cut"),
+                }),
+            )))),
+            Box::new(ChainError::Archive(Box::new(ArchiveError::archive(
+                &path,
+                ArchiveErrorKind::Manifest(ManifestError::Malformed {
+                    what: "bank fields",
+                    position: 3,
+                    error: Box::new(bincode::ErrorKind::SizeLimit),
+                }),
+            )))),
+            Box::new(ArchiveError::archive(
+                &path,
+                ArchiveErrorKind::Open(io("gone")),
+            )),
+        ];
+        for error in &errors {
+            let texts = chain(error.as_ref());
+            for pair in texts.windows(2) {
+                assert!(
+                    !pair[0].contains(&pair[1]),
+                    "`{}` repeats its cause `{}`",
+                    pair[0],
+                    pair[1]
+                );
+            }
+            // The message itself still tells the cause.
+            let text = error_text(error.as_ref());
+            assert_eq!(text, texts.join(": "));
+            assert!(
+                [
+                    "denied",
+                    "missing",
+                    "full",
+                    "in use",
+                    "cut",
+                    "size limit",
+                    "gone"
+                ]
+                .iter()
+                .any(|cause| text.contains(cause)),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_text_adds_the_causes_display_leaves_out() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] std::io::Error);
+        assert_eq!(error_text(&Outer(io("inner"))), "outer: inner");
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer: {0}")]
+        struct Repeating(#[source] std::io::Error);
+        assert_eq!(error_text(&Repeating(io("inner"))), "outer: inner");
+    }
 
     #[test]
     fn listen_addresses() {

@@ -36,11 +36,11 @@ pub enum S3Error {
     #[error("invalid S3 location: {0}")]
     Location(String),
     /// The request could not be sent or its answer read.
-    #[error("S3 {op} {key}: {source}")]
+    #[error("S3 {op} {key}: {}", crate::net::error_text(.error))]
     Http {
         op: &'static str,
         key: String,
-        source: reqwest::Error,
+        error: reqwest::Error,
     },
     /// The server answered with an error status (or an error document).
     #[error("S3 {op} {key}: HTTP {status}: {message}")]
@@ -172,10 +172,10 @@ impl S3Client {
         key: &str,
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, S3Error> {
-        request.send().await.map_err(|source| S3Error::Http {
+        request.send().await.map_err(|error| S3Error::Http {
             op,
             key: key.to_string(),
-            source,
+            error,
         })
     }
 
@@ -201,10 +201,10 @@ impl S3Client {
         key: &str,
         response: reqwest::Response,
     ) -> Result<String, S3Error> {
-        response.text().await.map_err(|source| S3Error::Http {
+        response.text().await.map_err(|error| S3Error::Http {
             op,
             key: key.to_string(),
-            source,
+            error,
         })
     }
 
@@ -283,10 +283,10 @@ impl S3Client {
         let mut body = Vec::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|source| S3Error::Http {
+            let chunk = chunk.map_err(|error| S3Error::Http {
                 op: "get",
                 key: key.to_string(),
-                source,
+                error,
             })?;
             if body.len() + chunk.len() > limit {
                 return Err(S3Error::Answer {

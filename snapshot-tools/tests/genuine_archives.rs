@@ -1,7 +1,7 @@
 //! The genuine Agave 4.2.2 archives in `fixtures/agave-3slot` as the oracle.
 
 use {
-    snapshot_tools::archive::{ChainOptions, SnapshotChain, read_chain},
+    snapshot_tools::archive::{ChainOptions, ManifestCheckError, SnapshotChain, read_chain},
     solana_pubkey::Pubkey,
     std::{
         collections::BTreeMap,
@@ -77,4 +77,42 @@ fn full_plus_incremental_equals_full_at_slot_two() {
     assert_eq!(*lamports, 5_000_000_000);
     assert!(!merged.contains_key(pubkey));
     assert!(!full2.contains_key(pubkey));
+}
+
+/// Agave's load checks: the chains Agave loads pass; slot 1 alone fails the capitalization
+/// check exactly by the 5 SOL data account, which the fixture generator stored with
+/// `Bank::store_account` (no capitalization update). Agave 4.2.2 refuses it the same way
+/// (`MismatchedCapitalization`).
+#[test]
+fn manifest_checks_accept_what_agave_loads() {
+    let (slot1, summary1) = load(&[fixture("snapshot-1-")]);
+    let data_account = slot1
+        .values()
+        .find(|(_, _, _, data)| data == &[1, 2, 3])
+        .expect("the data account");
+    let manifest = summary1.manifest();
+    assert_eq!(manifest.validate(), Ok(()));
+    assert_eq!(
+        summary1.check_manifest(),
+        Err(ManifestCheckError::Capitalization {
+            manifest: 1_002_001_000_891_185,
+            accounts: 1_002_006_000_891_185,
+        })
+    );
+    assert_eq!(
+        summary1.lamports - manifest.capitalization,
+        data_account.0,
+        "the difference is the data account"
+    );
+    // Its 3 bytes are missing from accounts_data_len for the same reason.
+    assert_eq!(summary1.data_bytes - manifest.accounts_data_len, 3);
+
+    for paths in [
+        vec![fixture("snapshot-1-"), fixture("incremental-snapshot-1-2-")],
+        vec![fixture("snapshot-2-")],
+    ] {
+        let (_, summary) = load(&paths);
+        assert_eq!(summary.check_manifest(), Ok(()), "{paths:?}");
+        summary.verify().unwrap();
+    }
 }

@@ -5,8 +5,9 @@ use {
     snapshot_tools::{
         archive::{
             AccountRecord, ArchiveErrorKind, ArchiveFormat, ArchiveKind, ArchiveLimits,
-            ArchiveName, ArchiveVisitor, ArchiveWriter, ChainError, ChainOptions, LtHash,
-            SnapshotChain, SnapshotManifest, VerifyError, account_lt_hash, lt_hash_checksum,
+            ArchiveName, ArchiveVisitor, ArchiveWriter, ChainError, ChainOptions, ErrorLocation,
+            LtHash, ManifestCheckError, SnapshotChain, SnapshotManifest, VerifyError,
+            account_lt_hash, lt_hash_checksum,
             manifest::StorageEntry,
             read_archive, read_chain,
             storage::{StorageError, StoredAccount, write_entry},
@@ -594,4 +595,149 @@ fn wrong_hashes_are_detected() {
         ),
         "{error}"
     );
+}
+
+/// A full archive of `count` synthetic accounts at `slot` whose manifest `tweak` changes.
+fn archive_with_manifest(
+    dir: &Path,
+    count: u64,
+    slot: u64,
+    kind: ArchiveKind,
+    tweak: impl FnOnce(&mut SnapshotManifest),
+) -> PathBuf {
+    let accounts = SyntheticAccounts::new(21);
+    let mut writer = ArchiveWriter::new(dir, kind, slot, ArchiveFormat::TarZstd);
+    let mut capitalization = 0;
+    for index in 0..count {
+        let account = accounts.account(index);
+        capitalization += account.lamports;
+        writer.push(&account.record(slot)).unwrap();
+    }
+    let lt_hash = writer.pushed_lt_hash().clone();
+    let mut manifest = SnapshotManifest::new(slot, slot - 1, capitalization);
+    tweak(&mut manifest);
+    writer.finish(manifest, &lt_hash).unwrap()
+}
+
+#[test]
+fn agaves_manifest_checks_fail_the_head_before_its_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_ticks = archive_with_manifest(dir.path(), 50, 40, ArchiveKind::Full, |manifest| {
+        manifest.max_tick_height += 1;
+    });
+    let chain = SnapshotChain::new(&bad_ticks, None).unwrap();
+    let mut consumed = 0;
+    let error = read_chain(&chain, &ChainOptions::new(dir.path()), |_| {
+        consumed += 1;
+        Ok(())
+    })
+    .unwrap_err();
+    assert_eq!(consumed, 0, "no account reaches the consumer");
+    let ChainError::Archive(error) = &error else {
+        panic!("{error}")
+    };
+    assert!(
+        matches!(
+            error.kind,
+            ArchiveErrorKind::ManifestCheck(ref check)
+                if matches!(**check, ManifestCheckError::MaxTickHeight { .. })
+        ),
+        "{error}"
+    );
+    assert!(
+        matches!(&error.location, ErrorLocation::Entry { path, .. } if path == "snapshots/40/40"),
+        "{error}"
+    );
+    assert!(error.to_string().contains("max_tick_height"), "{error}");
+    assert!(!error.is_io());
+
+    // Without the early check the chain reads, and check_manifest reports the same.
+    let mut options = ChainOptions::new(dir.path());
+    options.validate_manifest = false;
+    let summary = read_chain(&chain, &options, |_| Ok(())).unwrap();
+    summary.verify().unwrap();
+    assert!(matches!(
+        summary.check_manifest(),
+        Err(ManifestCheckError::MaxTickHeight { .. })
+    ));
+}
+
+#[test]
+fn only_the_heads_manifest_is_checked_as_agave_does() {
+    let dir = tempfile::tempdir().unwrap();
+    // The full's manifest lacks the epoch stakes Agave requires; its incremental is fine.
+    let full = archive_with_manifest(dir.path(), 20, 50, ArchiveKind::Full, |manifest| {
+        manifest.epoch_total_stakes.clear();
+    });
+    let full_alone = SnapshotChain::new(&full, None).unwrap();
+    let error = read_chain(&full_alone, &ChainOptions::new(dir.path()), |_| Ok(())).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("versioned_epoch_stakes: no stakes for epoch 0"),
+        "{error}"
+    );
+
+    // An incremental that rewrites nothing: same state, same capitalization and hash.
+    let accounts = SyntheticAccounts::new(21);
+    let mut state = LtHash::identity();
+    let mut capitalization = 0;
+    for index in 0..20 {
+        let account = accounts.account(index);
+        capitalization += account.lamports;
+        state.mix_in(&account_lt_hash(
+            &account.pubkey,
+            account.lamports,
+            &account.data,
+            account.executable,
+            &account.owner,
+        ));
+    }
+    let incremental = ArchiveWriter::new(
+        dir.path(),
+        ArchiveKind::Incremental { base_slot: 50 },
+        60,
+        ArchiveFormat::TarZstd,
+    )
+    .finish(SnapshotManifest::new(60, 59, capitalization), &state)
+    .unwrap();
+    let chain = SnapshotChain::new(&full, Some(&incremental)).unwrap();
+    let summary = read_chain(&chain, &ChainOptions::new(dir.path()), |_| Ok(())).unwrap();
+    assert_eq!(summary.check_manifest(), Ok(()));
+    summary.verify().unwrap();
+}
+
+#[test]
+fn capitalization_must_be_the_accounts_lamports() {
+    let dir = tempfile::tempdir().unwrap();
+    let off_by_one = archive_with_manifest(dir.path(), 30, 70, ArchiveKind::Full, |manifest| {
+        manifest.capitalization += 1;
+    });
+    let chain = SnapshotChain::new(&off_by_one, None).unwrap();
+    let summary = read_chain(&chain, &ChainOptions::new(dir.path()), |_| Ok(())).unwrap();
+    summary.verify().unwrap();
+    let error = summary.check_manifest().unwrap_err();
+    assert_eq!(
+        error,
+        ManifestCheckError::Capitalization {
+            manifest: summary.lamports + 1,
+            accounts: summary.lamports,
+        }
+    );
+    // fetch's verification runs the manifest checks too.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let verified = runtime.block_on(snapshot_tools::fetch::verify::verify_chain(
+        &off_by_one,
+        None,
+        dir.path(),
+        1 << 20,
+    ));
+    assert!(verified.unwrap_err().starts_with("capitalization"));
+    // The synthetic archives satisfy every check.
+    let good = SyntheticAccounts::new(1)
+        .write_archive(dir.path(), 200, 1_000, ArchiveFormat::TarLz4)
+        .unwrap();
+    let chain = SnapshotChain::new(&good, None).unwrap();
+    let summary = read_chain(&chain, &ChainOptions::new(dir.path()), |_| Ok(())).unwrap();
+    assert_eq!(summary.check_manifest(), Ok(()));
 }

@@ -60,12 +60,12 @@ impl ReplicationClient {
             SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))
         });
         let endpoint =
-            Endpoint::client(bind).map_err(|source| ClientError::Bind { addr: bind, source })?;
+            Endpoint::client(bind).map_err(|error| ClientError::Bind { addr: bind, error })?;
         let connecting = endpoint
             .connect_with(client_config, upstream_addr, tls::SERVER_NAME)
-            .map_err(|source| ClientError::Connect {
+            .map_err(|error| ClientError::Connect {
                 addr: upstream_addr,
-                source,
+                error,
             })?;
         let connection = match timeout(config.connect_timeout, connecting).await {
             Ok(Ok(connection)) => connection,

@@ -36,6 +36,8 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Time a server waits for its tasks and connections when shutting down.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// A refused client identity is logged at most once per minute.
+pub const DEFAULT_REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(60);
 /// Time a client waits for the handshake.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time a client waits for each response frame (a long-poll adds its own wait).
@@ -153,6 +155,10 @@ pub struct ReplicationServerConfig {
     pub write_timeout: Duration,
     /// Time shutdown waits for tasks and connections.
     pub shutdown_timeout: Duration,
+    /// A refused client identity is logged at most once per this interval (WARN, with the
+    /// number of refusals held back); every refusal is counted in
+    /// [`ReplicationServer::refused_connections`](super::ReplicationServer::refused_connections).
+    pub refusal_log_interval: Duration,
 }
 
 impl ReplicationServerConfig {
@@ -173,6 +179,7 @@ impl ReplicationServerConfig {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            refusal_log_interval: DEFAULT_REFUSAL_LOG_INTERVAL,
         }
     }
 }

@@ -22,10 +22,16 @@ pub enum IdentityError {
     },
     /// rustls refused the configuration (key or protocol versions).
     #[error("TLS configuration failed: {0}")]
-    Tls(#[source] rustls::Error),
+    Tls(rustls::Error),
     /// The TLS configuration cannot be used for QUIC.
     #[error("TLS configuration unusable for QUIC: {0}")]
-    Quic(#[from] quinn::crypto::rustls::NoInitialCipherSuite),
+    Quic(quinn::crypto::rustls::NoInitialCipherSuite),
+}
+
+impl From<quinn::crypto::rustls::NoInitialCipherSuite> for IdentityError {
+    fn from(error: quinn::crypto::rustls::NoInitialCipherSuite) -> Self {
+        IdentityError::Quic(error)
+    }
 }
 
 /// A replication server could not start.
@@ -35,13 +41,33 @@ pub enum ServerError {
     #[error(transparent)]
     Identity(#[from] IdentityError),
     /// The UDP socket could not be bound.
-    #[error("failed to bind {addr}: {source}")]
+    #[error("failed to bind {addr}: {error}")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
+}
+
+/// A refused follower retries that upstream no sooner than this (see [`RetryAdvice::Refused`]).
+pub const REFUSED_RETRY_INTERVAL: Duration = Duration::from_secs(300);
+
+/// How a follower reacts to a [`ClientError`] ([`ClientError::retry_advice`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryAdvice {
+    /// A transient failure (network, timeout, upstream restart or overload): retry with the
+    /// usual backoff, on this or the next upstream.
+    Backoff,
+    /// The upstream refuses this node, or the two cannot talk until an operator changes a
+    /// configuration: this node's identity is not on its allowlist
+    /// ([`ClientError::NotAllowed`]), it presents another identity than configured, it speaks
+    /// another protocol version, or the local identity is unusable. Retrying soon cannot
+    /// help: retry that upstream at a long interval ([`REFUSED_RETRY_INTERVAL`]) and log the
+    /// condition once (again only when it changes), not at every attempt.
+    Refused,
+    /// The upstream no longer retains what this node needs: re-bootstrap from a snapshot.
+    Rebootstrap,
 }
 
 /// A replication client operation failed.
@@ -51,20 +77,20 @@ pub enum ClientError {
     #[error(transparent)]
     Identity(#[from] IdentityError),
     /// The local UDP socket could not be bound.
-    #[error("failed to bind {addr}: {source}")]
+    #[error("failed to bind {addr}: {error}")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The connection attempt could not start.
-    #[error("failed to connect to {addr}: {source}")]
+    #[error("failed to connect to {addr}: {error}")]
     Connect {
         /// The upstream address.
         addr: SocketAddr,
         /// Why.
-        source: quinn::ConnectError,
+        error: quinn::ConnectError,
     },
     /// The handshake did not complete in time.
     #[error("timed out connecting to {addr} after {timeout:?}")]
@@ -90,7 +116,7 @@ pub enum ClientError {
     ShuttingDown,
     /// The connection failed or was closed.
     #[error("connection failed: {0}")]
-    Connection(#[source] quinn::ConnectionError),
+    Connection(quinn::ConnectionError),
     /// The upstream reset or stopped the request's stream.
     #[error("upstream reset the stream with code {code}")]
     StreamReset {
@@ -173,6 +199,18 @@ impl ClientError {
         ClientError::Connection(error)
     }
 
+    /// How a follower should retry after this error: see [`RetryAdvice`].
+    pub fn retry_advice(&self) -> RetryAdvice {
+        match self {
+            ClientError::NotAllowed
+            | ClientError::Identity(_)
+            | ClientError::UpstreamIdentityMismatch { .. }
+            | ClientError::UnsupportedVersion { .. } => RetryAdvice::Refused,
+            ClientError::SlotUnavailable { .. } => RetryAdvice::Rebootstrap,
+            _ => RetryAdvice::Backoff,
+        }
+    }
+
     /// Whether retrying on a new connection later may succeed (as opposed to errors that need
     /// an operator or a re-bootstrap).
     pub fn is_transient(&self) -> bool {
@@ -220,6 +258,101 @@ impl From<quinn::WriteError> for ClientError {
             other => ClientError::Stream {
                 reason: other.to_string(),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use {super::*, std::error::Error};
+
+    /// Each error's own text and the texts of its `source()` chain, outermost first.
+    fn chain(error: &(dyn Error + 'static)) -> Vec<String> {
+        let mut texts = vec![error.to_string()];
+        let mut next = error.source();
+        while let Some(cause) = next {
+            texts.push(cause.to_string());
+            next = cause.source();
+        }
+        texts
+    }
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let errors: Vec<Box<dyn Error + Send + Sync>> = vec![
+            Box::new(ServerError::Bind {
+                addr,
+                error: std::io::Error::other("address in use"),
+            }),
+            Box::new(ClientError::Bind {
+                addr,
+                error: std::io::Error::other("address in use"),
+            }),
+            Box::new(ClientError::Connect {
+                addr,
+                error: quinn::ConnectError::EndpointStopping,
+            }),
+            Box::new(ClientError::Connection(quinn::ConnectionError::TimedOut)),
+            Box::new(ClientError::Identity(IdentityError::Tls(
+                rustls::Error::General("bad key".into()),
+            ))),
+            Box::new(ServerError::Identity(IdentityError::Tls(
+                rustls::Error::General("bad key".into()),
+            ))),
+            Box::new(ClientError::Frame(FrameError::Decompress(
+                std::io::Error::other("bad zstd"),
+            ))),
+            Box::new(ClientError::Protocol(ProtocolError::Frame(
+                FrameError::Malformed(Box::new(bincode::ErrorKind::SizeLimit)),
+            ))),
+        ];
+        for error in &errors {
+            let texts = chain(error.as_ref());
+            for pair in texts.windows(2) {
+                assert!(
+                    !pair[0].contains(&pair[1]),
+                    "`{}` repeats its cause `{}`",
+                    pair[0],
+                    pair[1]
+                );
+            }
+            // The cause is still told, once.
+            assert!(texts[0].contains(':'), "{texts:?}");
+        }
+    }
+
+    #[test]
+    fn refusals_are_told_apart_from_transient_failures() {
+        assert_eq!(ClientError::NotAllowed.retry_advice(), RetryAdvice::Refused);
+        assert!(matches!(
+            ClientError::from_error_frame(ErrorFrame::new(ErrorCode::NotAllowed, "no")),
+            ClientError::NotAllowed
+        ));
+        assert_eq!(
+            ClientError::UnsupportedVersion { supported: 1 }.retry_advice(),
+            RetryAdvice::Refused
+        );
+        assert_eq!(
+            ClientError::SlotUnavailable {
+                first_available_slot: 9
+            }
+            .retry_advice(),
+            RetryAdvice::Rebootstrap
+        );
+        for transient in [
+            ClientError::ShuttingDown,
+            ClientError::Timeout {
+                timeout: Duration::from_secs(1),
+            },
+            ClientError::Connection(quinn::ConnectionError::TimedOut),
+            ClientError::Remote(ErrorFrame::new(ErrorCode::Internal, "disk")),
+        ] {
+            assert_eq!(
+                transient.retry_advice(),
+                RetryAdvice::Backoff,
+                "{transient}"
+            );
         }
     }
 }

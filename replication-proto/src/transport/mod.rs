@@ -10,6 +10,7 @@
 mod client;
 mod config;
 mod error;
+pub mod log_limit;
 mod server;
 pub mod tls;
 
@@ -19,13 +20,13 @@ pub use {
         ClientAllowlist, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,
         DEFAULT_KEEP_ALIVE_INTERVAL, DEFAULT_MAX_BLOCKING_TASKS, DEFAULT_MAX_CONCURRENT_STREAMS,
         DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_IDLE_TIMEOUT, DEFAULT_MAX_REQUEST_LEN,
-        DEFAULT_MAX_WAIT, DEFAULT_RECEIVE_WINDOW, DEFAULT_REQUEST_READ_TIMEOUT,
-        DEFAULT_REQUEST_TIMEOUT, DEFAULT_SEND_WINDOW, DEFAULT_SHUTDOWN_TIMEOUT,
-        DEFAULT_STREAM_RECEIVE_WINDOW, DEFAULT_WRITE_TIMEOUT, QuicConfig, ReplicationClientConfig,
-        ReplicationServerConfig, Upstream,
+        DEFAULT_MAX_WAIT, DEFAULT_RECEIVE_WINDOW, DEFAULT_REFUSAL_LOG_INTERVAL,
+        DEFAULT_REQUEST_READ_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SEND_WINDOW,
+        DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_STREAM_RECEIVE_WINDOW, DEFAULT_WRITE_TIMEOUT, QuicConfig,
+        ReplicationClientConfig, ReplicationServerConfig, Upstream,
     },
-    error::{ClientError, IdentityError, ServerError},
-    server::ReplicationServer,
+    error::{ClientError, IdentityError, REFUSED_RETRY_INTERVAL, RetryAdvice, ServerError},
+    server::{REFUSAL_LOG_MAX_IDENTITIES, ReplicationServer},
     tls::{identity_pubkey, load_identity},
 };
 

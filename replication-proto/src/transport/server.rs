@@ -7,7 +7,13 @@
 //! flow control lets it have in flight.
 
 use {
-    super::{CloseCode, config::ReplicationServerConfig, error::ServerError, tls},
+    super::{
+        CloseCode,
+        config::ReplicationServerConfig,
+        error::ServerError,
+        log_limit::{LogDecision, LogLimiter},
+        tls,
+    },
     crate::{
         frame::{FrameEncoder, FrameHeader, decode_message, payload_bytes},
         message::{
@@ -19,7 +25,14 @@ use {
     bytes::Bytes,
     quinn::{Connection, Endpoint, Incoming, ReadToEndError, RecvStream, SendStream},
     serde::Serialize,
-    std::{net::SocketAddr, sync::Arc, time::Duration},
+    std::{
+        net::SocketAddr,
+        sync::{
+            Arc, Mutex, PoisonError,
+            atomic::{AtomicU64, Ordering},
+        },
+        time::{Duration, Instant},
+    },
     tokio::{sync::Semaphore, task::JoinHandle, time::timeout},
     tokio_util::{sync::CancellationToken, task::TaskTracker},
     tracing::{Instrument, debug, info, info_span, warn},
@@ -33,7 +46,11 @@ pub struct ReplicationServer {
     identity: Pubkey,
     endpoint: Endpoint,
     task: JoinHandle<()>,
+    refused: Arc<AtomicU64>,
 }
+
+/// Identities whose refusals are logged one by one; more share one line per interval.
+pub const REFUSAL_LOG_MAX_IDENTITIES: usize = 1024;
 
 struct Shared {
     config: ReplicationServerConfig,
@@ -41,6 +58,9 @@ struct Shared {
     blocking: Arc<Semaphore>,
     cancel: CancellationToken,
     tracker: TaskTracker,
+    /// Connections refused because of the allowlist.
+    refused: Arc<AtomicU64>,
+    refusal_log: Mutex<LogLimiter<Pubkey>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -60,23 +80,29 @@ impl ReplicationServer {
         cancel: CancellationToken,
     ) -> Result<Self, ServerError> {
         let server_config = tls::quinn_server_config(&config.identity, &config.quic)?;
-        let endpoint = Endpoint::server(server_config, config.bind_addr).map_err(|source| {
+        let endpoint = Endpoint::server(server_config, config.bind_addr).map_err(|error| {
             ServerError::Bind {
                 addr: config.bind_addr,
-                source,
+                error,
             }
         })?;
-        let local_addr = endpoint.local_addr().map_err(|source| ServerError::Bind {
+        let local_addr = endpoint.local_addr().map_err(|error| ServerError::Bind {
             addr: config.bind_addr,
-            source,
+            error,
         })?;
         let identity = tls::identity_pubkey(&config.identity);
+        let refused = Arc::new(AtomicU64::new(0));
         let shared = Arc::new(Shared {
             blocking: Arc::new(Semaphore::new(config.max_blocking_tasks.max(1))),
+            refusal_log: Mutex::new(LogLimiter::new(
+                config.refusal_log_interval,
+                REFUSAL_LOG_MAX_IDENTITIES,
+            )),
             config,
             source,
             cancel,
             tracker: TaskTracker::new(),
+            refused: refused.clone(),
         });
         info!(%local_addr, %identity, "replication server listening");
         let task = tokio::spawn(accept_loop(endpoint.clone(), shared));
@@ -85,6 +111,7 @@ impl ReplicationServer {
             identity,
             endpoint,
             task,
+            refused,
         })
     }
 
@@ -96,6 +123,13 @@ impl ReplicationServer {
     /// The server's identity.
     pub fn identity(&self) -> Pubkey {
         self.identity
+    }
+
+    /// Connections refused so far because the client's identity is not on the allowlist
+    /// (for a metric; the log reports them at most once per identity per
+    /// `refusal_log_interval`).
+    pub fn refused_connections(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// Connections currently open (including handshakes in progress).
@@ -167,7 +201,7 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
         return;
     };
     if !shared.config.allowlist.allows(&peer) {
-        info!(%peer, %remote, "refused client: identity not on allowlist");
+        refuse(&shared, &peer, remote);
         conn.close(CloseCode::NotAllowed.code(), b"identity not on allowlist");
         return;
     }
@@ -190,6 +224,27 @@ async fn serve_connection(incoming: Incoming, shared: Arc<Shared>) {
         shared
             .tracker
             .spawn(serve_stream(shared.clone(), conn.clone(), send, recv).instrument(span.clone()));
+    }
+}
+
+/// Counts and logs a client refused by the allowlist: WARN at most once per identity per
+/// `refusal_log_interval`, with `suppressed` = refusals of that identity held back since its
+/// previous line (`other_identities` marks the one line per interval shared by identities
+/// beyond [`REFUSAL_LOG_MAX_IDENTITIES`]); the others at DEBUG.
+fn refuse(shared: &Shared, peer: &Pubkey, remote: SocketAddr) {
+    shared.refused.fetch_add(1, Ordering::Relaxed);
+    let decision = shared
+        .refusal_log
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .check(*peer, Instant::now());
+    const REFUSED: &str = "refused client: identity not on the allowlist";
+    match decision {
+        LogDecision::Log { suppressed } => warn!(%peer, %remote, suppressed, "{REFUSED}"),
+        LogDecision::LogOverflow { suppressed } => {
+            warn!(%peer, %remote, suppressed, other_identities = true, "{REFUSED}")
+        }
+        LogDecision::Suppress => debug!(%peer, %remote, "{REFUSED}"),
     }
 }
 

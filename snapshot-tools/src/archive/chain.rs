@@ -8,6 +8,7 @@
 
 use {
     super::{
+        check::{ManifestCheckError, check_capitalization},
         lt_hash::{LtHash, account_lt_hash, lt_hash_checksum},
         manifest::SnapshotManifest,
         name::{ArchiveKind, ArchiveName, NameError, Slot},
@@ -130,6 +131,11 @@ pub struct ChainOptions {
     pub limits: ArchiveLimits,
     /// Counts stored versions as they are read, for progress reporting from another thread.
     pub versions_read: Arc<AtomicU64>,
+    /// Fail as soon as the head archive's manifest is read if it fails
+    /// [`SnapshotManifest::validate`] (Agave's load checks that need only the manifest), before
+    /// any of its accounts. The capitalization check needs every account:
+    /// [`ChainSummary::check_manifest`].
+    pub validate_manifest: bool,
 }
 
 impl ChainOptions {
@@ -139,6 +145,7 @@ impl ChainOptions {
             sort_memory: DEFAULT_SORT_MEMORY,
             limits: ArchiveLimits::default(),
             versions_read: Arc::default(),
+            validate_manifest: true,
         }
     }
 }
@@ -168,7 +175,10 @@ pub struct ChainSummary {
     pub live_accounts: u64,
     /// Pubkeys whose winning version has zero lamports.
     pub deleted_accounts: u64,
+    /// Lamports of the live accounts (saturating; see `lamports_overflowed`).
     pub lamports: u64,
+    /// The live accounts hold more than `u64::MAX` lamports (Agave panics on such a snapshot).
+    pub lamports_overflowed: bool,
     pub data_bytes: u64,
     pub lt_hash: LtHash,
     pub sort_runs: usize,
@@ -185,6 +195,22 @@ impl ChainSummary {
 
     pub fn lt_hash_checksum(&self) -> Hash {
         lt_hash_checksum(&self.lt_hash)
+    }
+
+    /// The checks Agave's loader makes on the head manifest ([`SnapshotManifest::validate`]) and
+    /// its capitalization against the lamports of the merged accounts
+    /// ([`check_capitalization`]). Independent of [`verify`](Self::verify): a load that skips
+    /// the lattice hash still runs these.
+    pub fn check_manifest(&self) -> Result<(), ManifestCheckError> {
+        let manifest = self.manifest();
+        manifest.validate()?;
+        if self.lamports_overflowed {
+            return Err(ManifestCheckError::Capitalization {
+                manifest: manifest.capitalization,
+                accounts: u64::MAX,
+            });
+        }
+        check_capitalization(manifest, self.lamports)
     }
 
     /// Checks the computed lattice hash against the archive name and the manifest.
@@ -237,10 +263,23 @@ pub enum ChainError {
     Chain(String),
     #[error(transparent)]
     Archive(#[from] Box<ArchiveError>),
-    #[error("external sort in {}: {source}", .dir.display())]
-    Sort { dir: PathBuf, source: io::Error },
+    #[error("external sort in {}: {error}", .dir.display())]
+    Sort { dir: PathBuf, error: io::Error },
     #[error("consumer failed: {0}")]
     Consumer(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ChainError {
+    /// Whether the error says nothing about the archives' content: a file could not be opened
+    /// or read, the sort's temporary directory failed, or the consumer stopped. Every other
+    /// error means the chain is invalid (names, chain, content).
+    pub fn is_io(&self) -> bool {
+        match self {
+            ChainError::Archive(error) => error.is_io(),
+            ChainError::Sort { .. } | ChainError::Consumer(_) => true,
+            ChainError::Name { .. } | ChainError::Chain(_) => false,
+        }
+    }
 }
 
 /// Fixed part of a version in a hand-off batch: slot, write_version, pubkey, lamports,
@@ -320,6 +359,8 @@ struct BatchingVisitor {
     batch: Vec<u8>,
     full: mpsc::SyncSender<HandOff>,
     empty: mpsc::Receiver<Vec<u8>>,
+    /// Validate the manifest of the archive being read (the chain's head).
+    validate_manifest: bool,
 }
 
 impl BatchingVisitor {
@@ -350,6 +391,13 @@ impl BatchingVisitor {
 }
 
 impl ArchiveVisitor for BatchingVisitor {
+    fn manifest(&mut self, manifest: &SnapshotManifest) -> Result<(), ArchiveErrorKind> {
+        if self.validate_manifest {
+            manifest.validate()?;
+        }
+        Ok(())
+    }
+
     fn account(&mut self, slot: Slot, account: &StoredAccount<'_>) -> Result<(), ArchiveErrorKind> {
         let batch = &mut self.batch;
         batch.extend_from_slice(&slot.to_le_bytes());
@@ -383,9 +431,9 @@ pub fn read_chain(
     options: &ChainOptions,
     mut consumer: impl FnMut(&AccountRecord<'_>) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
 ) -> Result<ChainSummary, ChainError> {
-    let sort_error = |source| ChainError::Sort {
+    let sort_error = |error| ChainError::Sort {
         dir: options.temp_dir.clone(),
-        source,
+        error,
     };
     let mut sorter = ExternalSorter::new(&options.temp_dir, options.sort_memory);
     let mut lt_hash = LtHash::identity();
@@ -400,17 +448,19 @@ pub fn read_chain(
                     batch: Vec::with_capacity(BATCH_BYTES),
                     full: full_sender,
                     empty: empty_receiver,
+                    validate_manifest: false,
                 };
                 let mut contents = Vec::new();
-                for path in chain.paths() {
+                let paths = chain.paths();
+                for (index, path) in paths.iter().enumerate() {
+                    // Agave takes the bank from the newest archive and checks only that one.
+                    visitor.validate_manifest =
+                        options.validate_manifest && index + 1 == paths.len();
                     contents.push(read_archive(path, &options.limits, &mut visitor)?);
                 }
-                visitor.flush().map_err(|kind| ArchiveError {
-                    path: chain.full.clone(),
-                    entry: None,
-                    offset: None,
-                    kind,
-                })?;
+                visitor
+                    .flush()
+                    .map_err(|kind| ArchiveError::archive(chain.paths()[0], kind))?;
                 Ok::<_, ArchiveError>(contents)
             })
             .expect("spawn the archive reader thread");
@@ -455,6 +505,7 @@ pub fn read_chain(
     let mut previous: Option<[u8; 32]> = None;
     let (mut live_accounts, mut deleted_accounts, mut lamports_total, mut data_bytes) =
         (0u64, 0u64, 0u64, 0u64);
+    let mut lamports_overflowed = false;
     while let Some((key, value)) = sorted.next().map_err(sort_error)? {
         let pubkey_bytes: [u8; 32] = key[..32].try_into().expect("32 bytes");
         let record = AccountRecord {
@@ -485,7 +536,13 @@ pub fn read_chain(
             continue;
         }
         live_accounts += 1;
-        lamports_total = lamports_total.saturating_add(record.lamports);
+        match lamports_total.checked_add(record.lamports) {
+            Some(total) => lamports_total = total,
+            None => {
+                lamports_total = u64::MAX;
+                lamports_overflowed = true;
+            }
+        }
         data_bytes += record.data.len() as u64;
         consumer(&record).map_err(ChainError::Consumer)?;
     }
@@ -499,6 +556,7 @@ pub fn read_chain(
         live_accounts,
         deleted_accounts,
         lamports: lamports_total,
+        lamports_overflowed,
         data_bytes,
         lt_hash,
         sort_runs,

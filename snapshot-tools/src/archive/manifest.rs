@@ -156,9 +156,11 @@ pub struct SnapshotManifest {
 }
 
 impl SnapshotManifest {
-    /// A manifest with Agave's default economics, for archives this crate writes.
+    /// A manifest with Agave's default economics, for archives this crate writes: mainnet's
+    /// epoch schedule, and (zero) stakes for the epochs Agave requires at `slot`, so that it
+    /// passes [`validate`](Self::validate).
     pub fn new(slot: Slot, parent_slot: Slot, capitalization: u64) -> Self {
-        Self {
+        let mut manifest = Self {
             slot,
             parent_slot,
             bank_hash: Hash::default(),
@@ -186,7 +188,12 @@ impl SnapshotManifest {
             epoch_total_stakes: Vec::new(),
             accounts_lt_hash: None,
             block_id: None,
-        }
+        };
+        manifest.epoch_total_stakes = manifest
+            .required_stake_epochs()
+            .map(|epochs| epochs.map(|epoch| (epoch, 0)).collect())
+            .unwrap_or_default();
+        manifest
     }
 
     /// Reads a manifest from `reader`, which must yield at most `limit` bytes.
@@ -384,11 +391,11 @@ fn bincode_options() -> impl Options + Copy {
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// The bytes do not decode as the expected layout.
-    #[error("malformed manifest at byte {position} while reading {what}: {source}")]
+    #[error("malformed manifest at byte {position} while reading {what}: {error}")]
     Malformed {
         what: &'static str,
         position: u64,
-        source: bincode::Error,
+        error: bincode::Error,
     },
     /// A snapshot of a format this reader does not support.
     #[error("unsupported manifest: {0}")]
@@ -418,10 +425,10 @@ fn decode<T: de::DeserializeOwned, R: Read>(
     let position = reader.position;
     bincode_options()
         .deserialize_from(&mut *reader)
-        .map_err(|source| ManifestError::Malformed {
+        .map_err(|error| ManifestError::Malformed {
             what,
             position,
-            source,
+            error,
         })
 }
 
@@ -433,9 +440,9 @@ fn decode_or_eof<T: de::DeserializeOwned, R: Read>(
     match decode(reader, what) {
         Ok(value) => Ok(Some(value)),
         // Only a clean end before the field is "absent"; a field cut in the middle is corrupt.
-        Err(ManifestError::Malformed { source, .. })
+        Err(ManifestError::Malformed { error, .. })
             if reader.position == start
-                && matches!(&*source, bincode::ErrorKind::Io(io)
+                && matches!(&*error, bincode::ErrorKind::Io(io)
                     if io.kind() == std::io::ErrorKind::UnexpectedEof) =>
         {
             Ok(None)

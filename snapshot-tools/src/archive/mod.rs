@@ -3,11 +3,15 @@
 
 pub mod bank_fields;
 pub mod chain;
+pub mod check;
+pub mod error;
 pub mod lt_hash;
 pub mod manifest;
 pub mod name;
+pub mod probe;
 pub mod reader;
 pub mod storage;
+mod stream;
 pub mod writer;
 
 pub use {
@@ -16,12 +20,13 @@ pub use {
         AccountRecord, ChainError, ChainOptions, ChainSummary, SnapshotChain, VerifyError,
         read_chain,
     },
+    check::{ManifestCheckError, check_capitalization},
     lt_hash::{LtHash, account_lt_hash, lt_hash_checksum},
     manifest::SnapshotManifest,
     name::{ArchiveFormat, ArchiveKind, ArchiveName, Slot},
     reader::{
         ArchiveContents, ArchiveError, ArchiveErrorKind, ArchiveLimits, ArchiveVisitor,
-        read_archive,
+        ErrorLocation, read_archive,
     },
     writer::ArchiveWriter,
 };

@@ -1,18 +1,23 @@
 //! Streaming reader of Agave snapshot archives: decompresses and walks the tar without unpacking
 //! to disk, with the entry whitelist and limits of Agave's hardened unpacker.
 
+pub use super::{
+    error::{ArchiveError, ArchiveErrorKind, ErrorLocation},
+    stream::open_decompressed,
+};
 use {
     super::{
         manifest::{ManifestError, SnapshotManifest, StorageEntry},
-        name::{ArchiveFormat, ArchiveKind, ArchiveName, NameError, Slot},
+        name::{ArchiveKind, ArchiveName, Slot},
         storage::{StorageError, StorageWalker, StoredAccount},
+        stream::{Decompressed, open_tracked},
     },
     std::{
+        cell::Cell,
         collections::{HashMap, HashSet},
-        fmt,
-        fs::File,
-        io::{self, BufReader, Read},
-        path::{Path, PathBuf},
+        io::{self, Read},
+        path::Path,
+        rc::Rc,
     },
 };
 
@@ -43,83 +48,6 @@ impl Default for ArchiveLimits {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ArchiveErrorKind {
-    #[error("cannot open: {0}")]
-    Open(io::Error),
-    #[error(transparent)]
-    Name(#[from] NameError),
-    #[error("archive format .{0} is not supported (Agave ≥ 3.0 writes only .tar.zst and .tar.lz4)")]
-    UnsupportedFormat(ArchiveFormat),
-    #[error("read failed: {0}")]
-    Io(io::Error),
-    #[error("more than {0} tar entries")]
-    TooManyEntries(u64),
-    #[error("unpacked size exceeds {0} bytes")]
-    TooLarge(u64),
-    #[error("entry `{path}` of type {entry_type} is not allowed in a snapshot archive")]
-    UnexpectedEntry { path: String, entry_type: String },
-    #[error("entry of {size} bytes exceeds the limit of {limit} bytes")]
-    EntryTooLarge { size: u64, limit: u64 },
-    #[error("duplicate entry `{0}`")]
-    DuplicateEntry(String),
-    #[error("unsupported snapshot version `{0}` (expected {SNAPSHOT_VERSION})")]
-    Version(String),
-    #[error(transparent)]
-    Manifest(#[from] ManifestError),
-    #[error("manifest is for slot {found}, archive name says {expected}")]
-    ManifestSlot { expected: Slot, found: Slot },
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    #[error("storage for slot {slot} is outside the archive's range {range}")]
-    StorageSlot { slot: Slot, range: String },
-    #[error("storage {slot}.{id} is not listed in the manifest")]
-    UnlistedStorage { slot: Slot, id: u64 },
-    #[error(
-        "storage {slot}.{id}: manifest length {manifest_len} does not match entry length {entry_len}"
-    )]
-    StorageLength {
-        slot: Slot,
-        id: u64,
-        manifest_len: u64,
-        entry_len: u64,
-    },
-    #[error("archive ends without {0}")]
-    Missing(String),
-    #[error("rejected by the consumer: {0}")]
-    Consumer(Box<dyn std::error::Error + Send + Sync>),
-}
-
-/// An archive error with the file, the entry and the offset it happened at.
-#[derive(Debug)]
-pub struct ArchiveError {
-    pub path: PathBuf,
-    pub entry: Option<String>,
-    /// Offset inside the entry for storage errors, otherwise in the decompressed tar stream.
-    pub offset: Option<u64>,
-    pub kind: ArchiveErrorKind,
-}
-
-impl fmt::Display for ArchiveError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.path.display())?;
-        match (&self.entry, &self.kind, self.offset) {
-            (Some(entry), ArchiveErrorKind::Storage(_), _) => write!(f, ": `{entry}` at ")?,
-            (Some(entry), _, Some(offset)) => write!(f, ": `{entry}` (tar offset {offset}): ")?,
-            (Some(entry), _, None) => write!(f, ": `{entry}`: ")?,
-            (None, _, Some(offset)) => write!(f, " (tar offset {offset}): ")?,
-            (None, _, None) => f.write_str(": ")?,
-        }
-        write!(f, "{}", self.kind)
-    }
-}
-
-impl std::error::Error for ArchiveError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.kind.source()
-    }
-}
-
 /// Receives what an archive holds, in archive order.
 pub trait ArchiveVisitor {
     /// Called once, when the manifest has been read.
@@ -143,42 +71,57 @@ pub struct ArchiveContents {
     pub tar_bytes: u64,
 }
 
-/// Opens the decompressed tar stream of an archive.
-pub fn open_decompressed(
-    path: &Path,
-    format: ArchiveFormat,
-) -> Result<Box<dyn Read + Send>, ArchiveErrorKind> {
-    let file = File::open(path).map_err(ArchiveErrorKind::Open)?;
-    let file = BufReader::with_capacity(1 << 20, file);
-    Ok(match format {
-        ArchiveFormat::TarZstd => {
-            Box::new(zstd::stream::read::Decoder::with_buffer(file).map_err(ArchiveErrorKind::Io)?)
-        }
-        ArchiveFormat::TarLz4 => Box::new(lz4_flex::frame::FrameDecoder::new(file)),
-        unsupported => return Err(ArchiveErrorKind::UnsupportedFormat(unsupported)),
-    })
-}
-
 /// Reads the archive at `path`, which must carry a valid archive name.
 pub fn read_archive(
     path: &Path,
     limits: &ArchiveLimits,
     visitor: &mut impl ArchiveVisitor,
 ) -> Result<ArchiveContents, ArchiveError> {
-    let fail = |kind| ArchiveError {
-        path: path.to_path_buf(),
-        entry: None,
-        offset: None,
-        kind,
-    };
+    let fail = |kind| ArchiveError::archive(path, kind);
     let name = ArchiveName::from_path(path).map_err(|error| fail(error.into()))?;
     if !name.format.is_supported() {
         return Err(fail(ArchiveErrorKind::UnsupportedFormat(name.format)));
     }
-    let stream = open_decompressed(path, name.format).map_err(fail)?;
+    let Decompressed {
+        stream,
+        file_errors,
+        decoder_errors,
+    } = open_tracked(path, name.format).map_err(fail)?;
     let mut walk = ArchiveWalk::new(path, name, limits);
-    walk.run(stream, visitor)?;
-    walk.finish()
+    walk.run(stream, visitor)
+        .and_then(|()| walk.finish())
+        .map_err(|mut error| {
+            // Whatever layer reported it, an error that began in the file or in the
+            // decompressor is that error.
+            if let Some(error_kind) = file_errors.take().map(ArchiveErrorKind::Read).or_else(|| {
+                decoder_errors
+                    .take()
+                    .map(|error| ArchiveErrorKind::Decompress {
+                        format: name.format,
+                        error,
+                    })
+            }) {
+                if !error.kind.is_io() || matches!(error.kind, ArchiveErrorKind::Read(_)) {
+                    error.kind = error_kind;
+                }
+            } else if is_unexpected_eof(&error.kind) {
+                error.kind = ArchiveErrorKind::Truncated;
+            }
+            error
+        })
+}
+
+/// Whether an error kind is, underneath, the decompressed stream ending early.
+fn is_unexpected_eof(kind: &ArchiveErrorKind) -> bool {
+    let eof = |error: &io::Error| error.kind() == io::ErrorKind::UnexpectedEof;
+    match kind {
+        ArchiveErrorKind::Tar(error) => eof(error),
+        ArchiveErrorKind::Storage(StorageError::Io { error, .. }) => eof(error),
+        ArchiveErrorKind::Manifest(ManifestError::Malformed { error, .. }) => {
+            matches!(&**error, bincode::ErrorKind::Io(error) if eof(error))
+        }
+        _ => false,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,6 +185,16 @@ struct ArchiveWalk<'a> {
     tar_bytes: u64,
 }
 
+/// The last entry the walk saw: its path, header offset, and where its data (padded to the
+/// 512-byte block) ends in the decompressed stream.
+struct PreviousEntry {
+    path: String,
+    header_at: u64,
+    data_end: u64,
+}
+
+const TAR_BLOCK: u64 = 512;
+
 impl<'a> ArchiveWalk<'a> {
     fn new(path: &'a Path, name: ArchiveName, limits: &'a ArchiveLimits) -> Self {
         Self {
@@ -259,18 +212,29 @@ impl<'a> ArchiveWalk<'a> {
         }
     }
 
-    fn error(
+    fn error(&self, location: ErrorLocation, kind: ArchiveErrorKind) -> ArchiveError {
+        ArchiveError {
+            path: self.path.to_path_buf(),
+            location,
+            kind,
+        }
+    }
+
+    fn in_entry(
         &self,
-        entry: Option<&str>,
+        path: &str,
+        header_at: u64,
         offset: Option<u64>,
         kind: ArchiveErrorKind,
     ) -> ArchiveError {
-        ArchiveError {
-            path: self.path.to_path_buf(),
-            entry: entry.map(str::to_string),
-            offset,
+        self.error(
+            ErrorLocation::Entry {
+                path: path.to_string(),
+                header_at,
+                offset,
+            },
             kind,
-        }
+        )
     }
 
     fn slot_range(&self) -> (Slot, Slot) {
@@ -280,51 +244,91 @@ impl<'a> ArchiveWalk<'a> {
         }
     }
 
+    /// Where a failure to produce the next entry happened: still inside the previous entry's
+    /// data (which tar skips when we did not read it), or at the next header.
+    fn next_header_location(
+        &self,
+        previous: Option<&PreviousEntry>,
+        consumed: u64,
+    ) -> ErrorLocation {
+        match previous {
+            Some(previous) if consumed < previous.data_end => ErrorLocation::Entry {
+                path: previous.path.clone(),
+                header_at: previous.header_at,
+                offset: Some(consumed.saturating_sub(previous.header_at + TAR_BLOCK)),
+            },
+            Some(previous) => ErrorLocation::Header {
+                at: previous.data_end,
+                after: Some(previous.path.clone()),
+            },
+            None => ErrorLocation::Header { at: 0, after: None },
+        }
+    }
+
     fn run(
         &mut self,
         stream: impl Read,
         visitor: &mut impl ArchiveVisitor,
     ) -> Result<(), ArchiveError> {
-        let mut counted = CountingRead {
+        let consumed = Rc::new(Cell::new(0u64));
+        let counted = CountingRead {
             inner: stream,
-            count: 0,
+            count: consumed.clone(),
         };
-        let mut archive = tar::Archive::new(&mut counted);
+        let mut archive = tar::Archive::new(counted);
         // Raw mode hands us GNU long-name and pax headers as entries, so they are rejected by
         // the whitelist instead of being buffered whole by the tar crate.
         let mut entries = archive
             .entries()
-            .map_err(|error| self.error(None, Some(0), ArchiveErrorKind::Io(error)))?
+            .map_err(|error| {
+                self.error(
+                    self.next_header_location(None, 0),
+                    ArchiveErrorKind::Tar(error),
+                )
+            })?
             .raw(true);
+        let mut previous: Option<PreviousEntry> = None;
         loop {
             let next = entries.next();
             let Some(entry) = next else { break };
-            let mut entry =
-                entry.map_err(|error| self.error(None, None, ArchiveErrorKind::Io(error)))?;
+            let mut entry = entry.map_err(|error| {
+                self.error(
+                    self.next_header_location(previous.as_ref(), consumed.get()),
+                    ArchiveErrorKind::Tar(error),
+                )
+            })?;
             self.entries += 1;
             let position = entry.raw_header_position();
-            if self.entries > self.limits.max_entries {
-                return Err(self.error(
-                    None,
-                    Some(position),
-                    ArchiveErrorKind::TooManyEntries(self.limits.max_entries),
-                ));
-            }
             let entry_type = entry.header().entry_type();
             let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             let size = entry.size();
+            previous = Some(PreviousEntry {
+                path: path.clone(),
+                header_at: position,
+                data_end: (position + TAR_BLOCK).saturating_add(size.next_multiple_of(TAR_BLOCK)),
+            });
+            if self.entries > self.limits.max_entries {
+                return Err(self.in_entry(
+                    &path,
+                    position,
+                    None,
+                    ArchiveErrorKind::TooManyEntries(self.limits.max_entries),
+                ));
+            }
             self.total_size = self.total_size.saturating_add(size);
             if self.total_size > self.limits.max_total_size {
-                return Err(self.error(
-                    Some(&path),
-                    Some(position),
+                return Err(self.in_entry(
+                    &path,
+                    position,
+                    None,
                     ArchiveErrorKind::TooLarge(self.limits.max_total_size),
                 ));
             }
             let role = classify(&path, entry_type).ok_or_else(|| {
-                self.error(
-                    Some(&path),
-                    Some(position),
+                self.in_entry(
+                    &path,
+                    position,
+                    None,
                     ArchiveErrorKind::UnexpectedEntry {
                         path: path.clone(),
                         entry_type: format!("{entry_type:?}"),
@@ -333,7 +337,7 @@ impl<'a> ArchiveWalk<'a> {
             })?;
             self.visit_entry(role, &path, position, size, &mut entry, visitor)?;
         }
-        self.tar_bytes = counted.count;
+        self.tar_bytes = consumed.get();
         Ok(())
     }
 
@@ -346,7 +350,7 @@ impl<'a> ArchiveWalk<'a> {
         entry: &mut impl Read,
         visitor: &mut impl ArchiveVisitor,
     ) -> Result<(), ArchiveError> {
-        let at = |walk: &Self, kind| walk.error(Some(path), Some(position), kind);
+        let at = |walk: &Self, kind| walk.in_entry(path, position, None, kind);
         let check_size = |walk: &Self, limit: u64| {
             if size > limit {
                 Err(at(walk, ArchiveErrorKind::EntryTooLarge { size, limit }))
@@ -363,11 +367,19 @@ impl<'a> ArchiveWalk<'a> {
                     return Err(at(self, ArchiveErrorKind::DuplicateEntry(path.into())));
                 }
                 check_size(self, 64)?;
-                let mut text = String::new();
-                entry
-                    .take(64)
-                    .read_to_string(&mut text)
-                    .map_err(|error| at(self, ArchiveErrorKind::Io(error)))?;
+                let mut bytes = Vec::new();
+                entry.take(64).read_to_end(&mut bytes).map_err(|error| {
+                    let kind = if error.kind() == io::ErrorKind::UnexpectedEof {
+                        ArchiveErrorKind::Truncated
+                    } else {
+                        ArchiveErrorKind::Tar(error)
+                    };
+                    at(self, kind)
+                })?;
+                if (bytes.len() as u64) < size {
+                    return Err(at(self, ArchiveErrorKind::Truncated));
+                }
+                let text = String::from_utf8_lossy(&bytes);
                 let version = text.trim();
                 let version = version.strip_prefix(['v', 'V']).unwrap_or(version);
                 if version != SNAPSHOT_VERSION {
@@ -389,8 +401,13 @@ impl<'a> ArchiveWalk<'a> {
                     ));
                 }
                 check_size(self, self.limits.max_manifest_size)?;
-                let manifest = SnapshotManifest::read_from(&mut *entry, size)
-                    .map_err(|error| at(self, error.into()))?;
+                let manifest = SnapshotManifest::read_from(&mut *entry, size).map_err(|error| {
+                    let offset = match &error {
+                        ManifestError::Malformed { position, .. } => Some(*position),
+                        _ => None,
+                    };
+                    self.in_entry(path, position, offset, error.into())
+                })?;
                 if manifest.slot != self.name.slot {
                     return Err(at(
                         self,
@@ -449,18 +466,18 @@ impl<'a> ArchiveWalk<'a> {
                         Ok(Some(account)) => account,
                         Ok(None) => break,
                         Err(error) => {
-                            return Err(self.error(Some(path), Some(error.offset()), error.into()));
+                            return Err(self.in_entry(
+                                path,
+                                position,
+                                Some(error.offset()),
+                                error.into(),
+                            ));
                         }
                     };
                     self.stored_accounts += 1;
-                    visitor
-                        .account(slot, &account)
-                        .map_err(|kind| ArchiveError {
-                            path: self.path.to_path_buf(),
-                            entry: Some(path.to_string()),
-                            offset: Some(account.offset),
-                            kind,
-                        })?;
+                    visitor.account(slot, &account).map_err(|kind| {
+                        self.in_entry(path, position, Some(account.offset), kind)
+                    })?;
                 }
             }
         }
@@ -473,12 +490,12 @@ impl<'a> ArchiveWalk<'a> {
         path: &str,
         position: u64,
     ) -> Result<(), ArchiveError> {
+        let at = |walk: &Self, kind| walk.in_entry(path, position, None, kind);
         let mut lengths = HashMap::with_capacity(manifest.storages.len());
         for StorageEntry { slot, id, len } in &manifest.storages {
             if lengths.insert((*slot, *id), *len).is_some() {
-                return Err(self.error(
-                    Some(path),
-                    Some(position),
+                return Err(at(
+                    self,
                     ArchiveErrorKind::Manifest(ManifestError::Inconsistent(format!(
                         "storage {slot}.{id} listed twice"
                     ))),
@@ -489,16 +506,11 @@ impl<'a> ArchiveWalk<'a> {
         for (&(slot, id), &entry_len) in &self.storages_seen {
             match lengths.get(&(slot, id)) {
                 None => {
-                    return Err(self.error(
-                        Some(path),
-                        Some(position),
-                        ArchiveErrorKind::UnlistedStorage { slot, id },
-                    ));
+                    return Err(at(self, ArchiveErrorKind::UnlistedStorage { slot, id }));
                 }
                 Some(&manifest_len) if manifest_len != entry_len => {
-                    return Err(self.error(
-                        Some(path),
-                        Some(position),
+                    return Err(at(
+                        self,
                         ArchiveErrorKind::StorageLength {
                             slot,
                             id,
@@ -515,18 +527,16 @@ impl<'a> ArchiveWalk<'a> {
         Ok(())
     }
 
-    fn finish(self) -> Result<ArchiveContents, ArchiveError> {
+    fn finish(&mut self) -> Result<ArchiveContents, ArchiveError> {
         if !self.version_seen {
             return Err(self.error(
-                None,
-                None,
+                ErrorLocation::Archive,
                 ArchiveErrorKind::Missing("the `version` file".into()),
             ));
         }
         let Some(manifest) = &self.manifest else {
             return Err(self.error(
-                None,
-                None,
+                ErrorLocation::Archive,
                 ArchiveErrorKind::Missing(format!(
                     "the manifest `snapshots/{0}/{0}`",
                     self.name.slot
@@ -540,8 +550,7 @@ impl<'a> ArchiveWalk<'a> {
             .find(|entry| !seen.contains(&(entry.slot, entry.id)))
         {
             return Err(self.error(
-                None,
-                None,
+                ErrorLocation::Archive,
                 ArchiveErrorKind::Missing(format!(
                     "storage `accounts/{}.{}` listed in the manifest",
                     missing.slot, missing.id
@@ -550,7 +559,7 @@ impl<'a> ArchiveWalk<'a> {
         }
         Ok(ArchiveContents {
             name: self.name,
-            manifest: self.manifest.expect("checked above"),
+            manifest: self.manifest.take().expect("checked above"),
             storages: self.storages_seen.len() as u64,
             stored_accounts: self.stored_accounts,
             tar_bytes: self.tar_bytes,
@@ -558,15 +567,16 @@ impl<'a> ArchiveWalk<'a> {
     }
 }
 
+/// Counts the bytes of the decompressed stream tar has consumed.
 struct CountingRead<R> {
     inner: R,
-    count: u64,
+    count: Rc<Cell<u64>>,
 }
 
 impl<R: Read> Read for CountingRead<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let read = self.inner.read(buf)?;
-        self.count += read as u64;
+        self.count.set(self.count.get() + read as u64);
         Ok(read)
     }
 }

@@ -59,8 +59,8 @@ pub enum StorageError {
         remaining: u64,
         valid_len: u64,
     },
-    #[error("offset {offset}: {source}")]
-    Io { offset: u64, source: io::Error },
+    #[error("offset {offset}: {error}")]
+    Io { offset: u64, error: io::Error },
 }
 
 impl StorageError {
@@ -129,14 +129,14 @@ impl<R: Read> StorageWalker<R> {
             let read = self
                 .reader
                 .read(&mut self.buffer[self.end..self.end + room])
-                .map_err(|source| StorageError::Io {
+                .map_err(|error| StorageError::Io {
                     offset: self.offset + (self.end - self.start) as u64,
-                    source,
+                    error,
                 })?;
             if read == 0 {
                 return Err(StorageError::Io {
                     offset: self.offset + (self.end - self.start) as u64,
-                    source: io::Error::new(io::ErrorKind::UnexpectedEof, "storage ends early"),
+                    error: io::Error::new(io::ErrorKind::UnexpectedEof, "storage ends early"),
                 });
             }
             self.end += read;

@@ -24,8 +24,8 @@ use {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error("{}: {source}", .path.display())]
-    Io { path: PathBuf, source: io::Error },
+    #[error("{}: {error}", .path.display())]
+    Io { path: PathBuf, error: io::Error },
     #[error("account slot {slot} is outside the archive's range {range}")]
     SlotOutOfRange { slot: Slot, range: String },
     #[error("manifest slot {manifest} differs from archive slot {archive}")]
@@ -74,9 +74,9 @@ impl ArchiveWriter {
     }
 
     fn io_error(path: &Path) -> impl FnOnce(io::Error) -> WriteError + '_ {
-        move |source| WriteError::Io {
+        move |error| WriteError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 
@@ -198,7 +198,7 @@ impl ArchiveWriter {
                 .into_inner()
                 .map_err(|error| WriteError::Io {
                     path: storage.path.to_path_buf(),
-                    source: error.into_error(),
+                    error: error.into_error(),
                 })?;
             storages.push((
                 StorageEntry {
@@ -234,11 +234,11 @@ impl ArchiveWriter {
                 "cannot write .{unsupported} archives"
             ))),
         };
-        if let Err(source) = result.and_then(|()| std::fs::rename(&temp_path, &final_path)) {
+        if let Err(error) = result.and_then(|()| std::fs::rename(&temp_path, &final_path)) {
             let _ = std::fs::remove_file(&temp_path);
             return Err(WriteError::Io {
                 path: temp_path,
-                source,
+                error,
             });
         }
         Ok(final_path)

@@ -1,12 +1,13 @@
 //! `snapshot-tools fetch`: download the best snapshot chain into a ledger.
 
 use {
-    super::mirror::S3Args,
+    super::{Fatal, mirror::S3Args, output},
     crate::{
-        fetch::{self, FetchConfig, FetchError, FetchOutcome, MirrorSource},
+        fetch::{self, FetchConfig, FetchOutcome, MirrorSource},
         s3::S3Client,
     },
     anyhow::Context,
+    clap::ArgGroup,
     std::{path::PathBuf, process::ExitCode, time::Duration},
 };
 
@@ -18,9 +19,12 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_UP_TO_DATE: u8 = 10;
 
 #[derive(Debug, clap::Args)]
+#[command(group(ArgGroup::new("source").required(true).multiple(true).args(["tracker", "s3_url"])))]
 #[command(after_help = "\
-Exit codes: 0 a newer chain was fetched; 10 the ledger was already up to date; 1 failed \
-(2 for bad arguments). Under systemd, run it as `ExecStartPre=-snapshot-tools fetch ...` \
+At least one source: --tracker (repeatable) and/or the mirror (--s3-url with --s3-bucket).
+
+Exit codes: 0 a newer chain was fetched; 10 the ledger was already up to date; 1 failed; \
+2 bad arguments (e.g. no source). Under systemd, run it as `ExecStartPre=-snapshot-tools fetch ...` \
 (never blocks the validator) or set `SuccessExitStatus=10`.
 
 On success one JSON line is printed: {\"outcome\": \"fetched\"|\"up_to_date\", \"slot\", \
@@ -29,7 +33,8 @@ pub struct FetchArgs {
     /// Ledger directory: archives are looked for in it (and `remote/`) and put into it.
     #[arg(long)]
     pub ledger: PathBuf,
-    /// Tracker URL (repeatable; answers are merged).
+    /// Tracker URL (repeatable; answers are merged). Default: none; a tracker or the mirror
+    /// is required.
     #[arg(long)]
     pub tracker: Vec<String>,
     /// The S3 mirror as a source too (credentials from AWS_ACCESS_KEY_ID /
@@ -51,7 +56,8 @@ pub struct FetchArgs {
     /// Retries of a source without progress before trying the next one.
     #[arg(long, default_value_t = fetch::DEFAULT_RESUME_ATTEMPTS)]
     pub resume_attempts: u32,
-    /// Skip the lattice-hash verification (sizes are still checked).
+    /// Do not read the downloaded chain before it enters the ledger: neither the lattice hash
+    /// nor Agave's manifest checks run (sizes are still checked).
     #[arg(long)]
     pub skip_hash_verify: bool,
     /// No progress bars.
@@ -59,22 +65,18 @@ pub struct FetchArgs {
     pub no_progress: bool,
 }
 
-fn print_outcome(outcome: &FetchOutcome) -> anyhow::Result<()> {
+fn print_outcome(outcome: &FetchOutcome) -> std::io::Result<()> {
     let (label, snapshot) = match outcome {
         FetchOutcome::Fetched(snapshot) => ("fetched", snapshot),
         FetchOutcome::UpToDate(snapshot) => ("up_to_date", snapshot),
     };
-    println!(
-        "{}",
-        serde_json::json!({
-            "outcome": label,
-            "slot": snapshot.slot,
-            "hash": snapshot.hash.to_string(),
-            "full": snapshot.full,
-            "incremental": snapshot.incremental,
-        })
-    );
-    Ok(())
+    output::line(serde_json::json!({
+        "outcome": label,
+        "slot": snapshot.slot,
+        "hash": snapshot.hash.to_string(),
+        "full": snapshot.full,
+        "incremental": snapshot.incremental,
+    }))
 }
 
 pub fn run(args: FetchArgs) -> anyhow::Result<ExitCode> {
@@ -101,29 +103,15 @@ pub fn run(args: FetchArgs) -> anyhow::Result<ExitCode> {
         }
     });
     match result {
-        None => {
-            eprintln!("error: interrupted");
-            Ok(ExitCode::from(EXIT_FAILED))
-        }
+        None => Err(Fatal::wrap(EXIT_FAILED, anyhow::anyhow!("interrupted"))),
         Some(Ok(outcome)) => {
-            print_outcome(&outcome)?;
+            print_outcome(&outcome).context("printing the outcome")?;
             Ok(ExitCode::from(match outcome {
                 FetchOutcome::Fetched(_) => EXIT_FETCHED,
                 FetchOutcome::UpToDate(_) => EXIT_UP_TO_DATE,
             }))
         }
-        Some(Err(error)) => {
-            if let FetchError::NoAnswer {
-                local: Some(local), ..
-            } = &error
-            {
-                tracing::warn!(
-                    slot = local.slot,
-                    "no source answered; the local snapshot stays"
-                );
-            }
-            eprintln!("error: {error}");
-            Ok(ExitCode::from(EXIT_FAILED))
-        }
+        // One line (`error: ...`), which says whether the local snapshot stays.
+        Some(Err(error)) => Err(Fatal::wrap(EXIT_FAILED, error)),
     }
 }

@@ -16,14 +16,17 @@ use {
 #[derive(Debug, Clone, clap::Args)]
 pub struct S3Args {
     /// S3 endpoint URL (`http://` means plain HTTP, `https://` TLS), e.g.
-    /// `https://s3.us-east-1.amazonaws.com`.
-    #[arg(long)]
+    /// `https://s3.us-east-1.amazonaws.com`; goes with --s3-bucket. Required by `mirror`;
+    /// for `fetch`, default: no mirror source.
+    #[arg(long, requires = "s3_bucket")]
     pub s3_url: Option<Url>,
-    /// Bucket name.
-    #[arg(long)]
+    /// Bucket name; goes with --s3-url. Required by `mirror`; for `fetch`, default: no mirror
+    /// source.
+    #[arg(long, requires = "s3_url")]
     pub s3_bucket: Option<String>,
     /// Key prefix; a `/` is added unless it ends with one (`mainnet` → `mainnet/<file>`).
-    #[arg(long, default_value = "")]
+    /// Default: none (keys are the file names).
+    #[arg(long, default_value = "", hide_default_value = true)]
     pub s3_prefix: String,
     /// Signing region (must match the server's).
     #[arg(long, default_value = DEFAULT_REGION)]
@@ -57,6 +60,10 @@ impl S3Args {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("bucket").required(true).args(["s3_url"])))]
+#[command(after_help = "\
+Credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Exit codes: 0 stopped \
+(or --once without errors); 1 failed (or --once with errors); 2 bad arguments.")]
 pub struct MirrorArgs {
     /// Tracker URL (repeatable; answers are merged).
     #[arg(long, required = true)]
@@ -87,10 +94,10 @@ pub struct MirrorArgs {
     /// Run one round, print its report as JSON, and exit (1 if it had errors).
     #[arg(long)]
     pub once: bool,
-    /// Serve `/metrics` here (e.g. `:9102`).
+    /// Serve `/metrics` here (e.g. `:9102`). Default: not served.
     #[arg(long, value_parser = parse_listen)]
     pub metrics_listen: Option<SocketAddr>,
-    /// Write `{"metrics_listen": "ip:port"}` once listening.
+    /// Write `{"metrics_listen": "ip:port"}` once listening. Default: no file.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
 }
@@ -120,7 +127,7 @@ pub fn run(args: MirrorArgs) -> anyhow::Result<ExitCode> {
         let mirror = Mirror::new(config, &registry)?;
         if args.once {
             let report = mirror.round().await?;
-            println!("{}", serde_json::to_string(&report)?);
+            super::output::line(serde_json::to_string(&report)?).context("printing the report")?;
             return Ok(if report.errors.is_empty() {
                 ExitCode::SUCCESS
             } else {

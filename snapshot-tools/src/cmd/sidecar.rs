@@ -20,28 +20,31 @@ pub struct SidecarArgs {
     /// The validator's ledger directory (its archives and `remote/`).
     #[arg(long)]
     pub ledger: PathBuf,
-    /// Archive directory when not the ledger (Agave's `--snapshots`).
+    /// Archive directory when not the ledger (Agave's `--snapshots`). Default: the ledger.
     #[arg(long)]
     pub snapshots: Option<PathBuf>,
-    /// Separate directory of full archives (Agave's flag of the same name).
+    /// Separate directory of full archives (Agave's flag of the same name). Default: none
+    /// (the archive directory holds them).
     #[arg(long)]
     pub full_snapshot_archive_path: Option<PathBuf>,
-    /// Separate directory of incremental archives (Agave's flag of the same name).
+    /// Separate directory of incremental archives (Agave's flag of the same name). Default:
+    /// none (the archive directory holds them).
     #[arg(long)]
     pub incremental_snapshot_archive_path: Option<PathBuf>,
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = DEFAULT_PORT)]
     pub port: u16,
-    /// Listen only on this network interface's addresses.
+    /// Listen only on this network interface's addresses. Default: every interface.
     #[arg(long)]
     pub interface: Option<String>,
     /// Listen only on this address (default: every interface).
     #[arg(long)]
     pub bind: Option<IpAddr>,
-    /// Cap on the total upload rate, bytes per second (e.g. `100MiB`).
+    /// Cap on the total upload rate, bytes per second (e.g. `100MiB`). Default: no cap.
     #[arg(long)]
     pub max_upload_rate: Option<ByteSize>,
     /// Write the bound addresses as JSON (`{"listen": ["ip:port", ...]}`) once listening.
+    /// Default: no file.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
 }

@@ -18,7 +18,8 @@ pub struct TrackerArgs {
     /// Address of `/metrics` and `/reload`.
     #[arg(long, default_value = ":8457", value_parser = parse_listen)]
     pub internal_listen: SocketAddr,
-    /// Write `{"listen": "ip:port", "internal_listen": "ip:port"}` once listening.
+    /// Write `{"listen": "ip:port", "internal_listen": "ip:port"}` once listening. Default: no
+    /// file.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
 }

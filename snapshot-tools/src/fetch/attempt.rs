@@ -34,10 +34,10 @@ struct Have {
     source: Option<usize>,
 }
 
-fn ledger_error(path: &Path, source: std::io::Error) -> AttemptError {
+fn ledger_error(path: &Path, error: std::io::Error) -> AttemptError {
     AttemptError::Ledger(FetchError::Ledger {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
@@ -100,14 +100,18 @@ impl Context<'_> {
                         source: Some(offer.source),
                     });
                 }
-                Err(DownloadError::Disk { path, source }) => {
-                    return Err(ledger_error(&path, source));
+                Err(DownloadError::Disk { path, error }) => {
+                    return Err(ledger_error(&path, error));
                 }
                 Err(error) => {
-                    tracing::warn!(file = %offer.name, source = %label, %error, "download failed; trying the next source");
+                    let last = offers.is_empty() || matches!(error, DownloadError::Deadline);
+                    // The last failure is part of the fatal error; only a retried one is logged.
+                    if !last {
+                        tracing::warn!(file = %offer.name, source = %label, %error, "download failed; trying the next source");
+                    }
                     errors.push(format!("{} from {label}: {error}", offer.name));
                     let _ = tokio::fs::remove_file(&path).await;
-                    if matches!(error, DownloadError::Deadline) {
+                    if last {
                         break;
                     }
                 }
@@ -213,10 +217,7 @@ pub(super) async fn fetch_chain(
             .await
         {
             Ok(()) => break,
-            Err(error) => {
-                tracing::warn!(slot = chain.slot, %error, "verification failed");
-                errors.push(format!("verification: {error}"));
-            }
+            Err(error) => errors.push(format!("verification: {error}")),
         }
         // Blame: with no incremental, the full; else the full if it fails alone, else the
         // incremental.
@@ -228,10 +229,19 @@ pub(super) async fn fetch_chain(
                 .is_err(),
             Some(_) => false,
         };
+        let retried = if full_is_bad {
+            !full_offers.is_empty()
+        } else {
+            !incremental_offers.is_empty()
+        };
+        if full_is_bad && !full_have.downloaded {
+            return Err(AttemptError::Failed(errors.join("; ")));
+        }
+        // The last failure is part of the fatal error; only a retried one is logged.
+        if retried && let Some(error) = errors.last() {
+            tracing::warn!(slot = chain.slot, %error, "discarding an archive that does not verify; trying the next source");
+        }
         if full_is_bad {
-            if !full_have.downloaded {
-                return Err(AttemptError::Failed(errors.join("; ")));
-            }
             discard(full.take()).await;
         } else {
             discard(incremental.take()).await;

@@ -38,10 +38,10 @@ pub enum DownloadError {
     #[error("the download deadline passed")]
     Deadline,
     /// Writing the local file failed.
-    #[error("writing {}: {source}", .path.display())]
+    #[error("writing {}: {error}", .path.display())]
     Disk {
         path: std::path::PathBuf,
-        source: io::Error,
+        error: io::Error,
     },
 }
 
@@ -77,9 +77,9 @@ pub async fn download(
     options: &DownloadOptions,
     progress: &ProgressBar,
 ) -> Result<Downloaded, DownloadError> {
-    let disk = |source: io::Error| DownloadError::Disk {
+    let disk = |error: io::Error| DownloadError::Disk {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let mut writer = FileWriter::create(path).map_err(disk)?;
     let mut have = 0u64;
@@ -122,7 +122,7 @@ pub async fn download(
             Ok(Ok(response)) => response,
             Ok(Err(error)) => {
                 failures += 1;
-                last_error = error.to_string();
+                last_error = crate::net::error_text(&error);
                 continue;
             }
             Err(_) => {
@@ -200,7 +200,7 @@ pub async fn download(
                 }
                 Ok(None) => break,
                 Ok(Some(Err(error))) => {
-                    last_error = error.to_string();
+                    last_error = crate::net::error_text(&error);
                     break;
                 }
                 Err(_) => {

@@ -144,12 +144,16 @@ pub enum FetchError {
     #[error("no source: give a tracker or a mirror")]
     NoSource,
     /// The ledger directory could not be created, listed or written.
-    #[error("ledger {}: {source}", .path.display())]
-    Ledger { path: PathBuf, source: io::Error },
+    #[error("ledger {}: {error}", .path.display())]
+    Ledger { path: PathBuf, error: io::Error },
     #[error(transparent)]
     Catalog(#[from] CatalogError),
-    /// No tracker or mirror answered; `local` is the best local chain, if any.
-    #[error("no source answered: {}", .errors.join("; "))]
+    /// No tracker or mirror answered; `local` is the best local chain, if any (it stays).
+    #[error(
+        "no source answered: {}{}",
+        .errors.join("; "),
+        .local.as_ref().map_or(String::new(), |local| format!(" (the local snapshot at slot {} stays)", local.slot))
+    )]
     NoAnswer {
         errors: Vec<String>,
         local: Option<LocalSnapshot>,
@@ -181,7 +185,7 @@ async fn scan_ledger(ledger: &std::path::Path) -> Result<Catalog, FetchError> {
         .await
         .map_err(|error| FetchError::Ledger {
             path: ledger.to_path_buf(),
-            source: io::Error::other(error),
+            error: io::Error::other(error),
         })?
         .map_err(FetchError::from)
 }
@@ -196,9 +200,9 @@ const STAGING_PREFIX: &str = "tmp-fetch-";
 async fn lock_ledger(ledger: &std::path::Path) -> Result<std::fs::File, FetchError> {
     let ledger = ledger.to_path_buf();
     let task = tokio::task::spawn_blocking(move || {
-        let ledger_error = |source| FetchError::Ledger {
+        let ledger_error = |error| FetchError::Ledger {
             path: ledger.clone(),
-            source,
+            error,
         };
         let lock = std::fs::OpenOptions::new()
             .create(true)
@@ -227,7 +231,7 @@ async fn lock_ledger(ledger: &std::path::Path) -> Result<std::fs::File, FetchErr
     });
     task.await.map_err(|error| FetchError::Ledger {
         path: PathBuf::new(),
-        source: io::Error::other(error),
+        error: io::Error::other(error),
     })?
 }
 
@@ -238,9 +242,9 @@ pub async fn fetch_best(config: &FetchConfig) -> Result<FetchOutcome, FetchError
     }
     tokio::fs::create_dir_all(&config.ledger)
         .await
-        .map_err(|source| FetchError::Ledger {
+        .map_err(|error| FetchError::Ledger {
             path: config.ledger.clone(),
-            source,
+            error,
         })?;
     let _lock = lock_ledger(&config.ledger).await?;
     let local = scan_ledger(&config.ledger).await?;
@@ -299,10 +303,7 @@ pub async fn fetch_best(config: &FetchConfig) -> Result<FetchOutcome, FetchError
                     entries.push((id, entry.info));
                 }
             }
-            Err(error) => {
-                tracing::warn!(tracker = %tracker, %error, "tracker did not answer");
-                errors.push(error);
-            }
+            Err(error) => errors.push(error),
         }
     }
     if let Some(s3) = &s3 {
@@ -313,18 +314,19 @@ pub async fn fetch_best(config: &FetchConfig) -> Result<FetchOutcome, FetchError
                 let id = sources.len() - 1;
                 entries.extend(chains.into_iter().map(|info| (id, info)));
             }
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "the mirror did not answer");
-                errors.push(error);
-            }
+            Ok(Err(error)) => errors.push(error),
             Err(_) => errors.push("the mirror did not answer in time".into()),
         }
     }
     if !answered {
+        // One fatal error names every source; nothing was logged per source.
         return Err(FetchError::NoAnswer {
             errors,
             local: local_best,
         });
+    }
+    for error in &errors {
+        tracing::warn!(%error, "a source did not answer; using the others");
     }
     let chains = group_chains(&entries);
 
@@ -355,7 +357,8 @@ pub async fn fetch_best(config: &FetchConfig) -> Result<FetchOutcome, FetchError
         deadline: Instant::now() + config.download_timeout,
     };
     let mut errors = Vec::new();
-    for at in candidates {
+    let mut candidates = candidates.into_iter().peekable();
+    while let Some(at) = candidates.next() {
         let chain = &chains[at];
         tracing::info!(
             slot = chain.slot,
@@ -371,13 +374,17 @@ pub async fn fetch_best(config: &FetchConfig) -> Result<FetchOutcome, FetchError
             }
             Err(attempt::AttemptError::Ledger(error)) => return Err(error),
             Err(attempt::AttemptError::Failed(error)) => {
-                tracing::warn!(slot = chain.slot, %error, "chain failed; trying the next");
+                let deadline = Instant::now() >= context.deadline;
+                // The last failure is part of the fatal error; only a retried one is logged.
+                if candidates.peek().is_some() && !deadline {
+                    tracing::warn!(slot = chain.slot, %error, "chain failed; trying the next");
+                }
                 errors.push(format!("slot {}: {error}", chain.slot));
+                if deadline {
+                    errors.push("the download deadline passed".into());
+                    break;
+                }
             }
-        }
-        if Instant::now() >= context.deadline {
-            errors.push("the download deadline passed".into());
-            break;
         }
     }
     Err(FetchError::AllFailed { errors })

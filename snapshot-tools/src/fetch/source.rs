@@ -7,7 +7,7 @@ use {
         archive::{ArchiveName, Slot},
         catalog::{SnapshotInfo, SnapshotSource},
         mirror::index::{LATEST_JSON, LATEST_JSON_LIMIT, LatestIndex},
-        net::target_base_url,
+        net::{error_text, target_base_url},
         s3::S3Client,
     },
     futures::StreamExt,
@@ -127,14 +127,14 @@ pub async fn query_tracker(
         .timeout(timeout)
         .send()
         .await
-        .map_err(|error| format!("{url}: {error}"))?;
+        .map_err(|error| format!("{url}: {}", error_text(&error)))?;
     if !response.status().is_success() {
         return Err(format!("{url}: HTTP {}", response.status()));
     }
     let mut body = Vec::new();
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|error| format!("{url}: {error}"))?;
+        let chunk = chunk.map_err(|error| format!("{url}: {}", error_text(&error)))?;
         if body.len() + chunk.len() > LATEST_JSON_LIMIT * 4 {
             return Err(format!("{url}: answer too large"));
         }

@@ -1,6 +1,8 @@
-//! Verifying a downloaded chain before it enters the ledger: the archives are read in full
-//! and the lattice hash of the merged accounts must equal the hash in the head's file name
-//! and the manifest's (`ChainSummary::verify`). A corrupt archive fails while being read.
+//! Verifying a downloaded chain before it enters the ledger: the archives are read in full,
+//! the head manifest must pass Agave's load checks (`ChainSummary::check_manifest`:
+//! capitalization, epoch schedule, ticks, epoch stakes), and the lattice hash of the merged
+//! accounts must equal the hash in the head's file name and the manifest's
+//! (`ChainSummary::verify`). A corrupt archive fails while being read.
 
 use {
     crate::archive::{ChainOptions, SnapshotChain, read_chain},
@@ -24,6 +26,7 @@ pub async fn verify_chain(
         let mut options = ChainOptions::new(&temp_dir);
         options.sort_memory = sort_memory;
         let summary = read_chain(&chain, &options, |_| Ok(())).map_err(|e| e.to_string())?;
+        summary.check_manifest().map_err(|e| e.to_string())?;
         summary.verify().map_err(|e| e.to_string())
     })
     .await

@@ -82,7 +82,7 @@ pub async fn upload_from(
         .get(url.clone())
         .send()
         .await
-        .map_err(|error| source_error(error.to_string()))?;
+        .map_err(|error| source_error(crate::net::error_text(&error)))?;
     if response.status() != StatusCode::OK {
         return Err(source_error(format!("HTTP {}", response.status())));
     }

@@ -9,14 +9,21 @@
 //! - `GET /metrics`.
 //!
 //! A request names an archive only by its file name, which is looked up among the names the
-//! last directory scan listed; no path is ever built from request input.
+//! last directory scan listed; no path is ever built from request input. A scan lists only
+//! files that start like archives (compression magic, size, a `version` tar header; see
+//! `catalog::scan`), remembering each verdict per file version, and never follows a `remote/`
+//! symlink out of the archive directories; a served archive's directory is resolved again and
+//! must lie inside one of them.
 
 mod serve;
 pub mod throttle;
 
 use {
     crate::{
-        catalog::{Catalog, LocalArchive},
+        catalog::{
+            Catalog, CatalogError, LocalArchive,
+            scan::{ArchiveScanner, ScanOutcome},
+        },
         metrics::SidecarMetrics,
     },
     axum::{
@@ -27,7 +34,12 @@ use {
         routing::get,
     },
     serve::{plain, serve_archive},
-    std::{io, net::SocketAddr, path::PathBuf, sync::Arc},
+    std::{
+        io,
+        net::SocketAddr,
+        path::PathBuf,
+        sync::{Arc, Mutex, PoisonError},
+    },
     throttle::RateLimiter,
     tokio::{net::TcpListener, task::JoinHandle},
     tokio_util::sync::CancellationToken,
@@ -49,8 +61,8 @@ pub struct SidecarConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum SidecarError {
     /// Binding a listen address failed.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: io::Error },
+    #[error("cannot listen on {addr}: {error}")]
+    Bind { addr: SocketAddr, error: io::Error },
     /// No address to listen on.
     #[error("no address to listen on")]
     NoAddress,
@@ -58,19 +70,43 @@ pub enum SidecarError {
 
 #[derive(Debug)]
 struct SidecarState {
-    archive_dirs: Vec<PathBuf>,
+    /// Lists the archive directories (a missing one makes a scan fail, and its requests 500,
+    /// until it exists); nothing outside them is served.
+    scanner: Mutex<ArchiveScanner>,
     metrics: SidecarMetrics,
     limiter: Option<Arc<RateLimiter>>,
 }
 
 impl SidecarState {
-    async fn scan(&self) -> Result<Catalog, Response> {
-        let dirs = self.archive_dirs.clone();
-        match tokio::task::spawn_blocking(move || Catalog::scan(&dirs)).await {
-            Ok(Ok(catalog)) => {
-                self.metrics.archives.set(catalog.archives().len() as i64);
-                Ok(catalog)
-            }
+    fn scan_blocking(&self) -> Result<ScanOutcome, CatalogError> {
+        let outcome = self
+            .scanner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .scan()?;
+        for rejected in &outcome.rejected {
+            self.metrics
+                .rejected
+                .with_label_values(&[rejected.error.reason()])
+                .inc();
+        }
+        self.metrics
+            .rejected
+            .with_label_values(&["remote_symlink"])
+            .inc_by(outcome.refused_dirs.len() as u64);
+        self.metrics
+            .rejected_files
+            .set(outcome.rejected_files as i64);
+        self.metrics
+            .archives
+            .set(outcome.catalog.archives().len() as i64);
+        Ok(outcome)
+    }
+
+    async fn scan(self: &Arc<Self>) -> Result<Catalog, Response> {
+        let state = self.clone();
+        match tokio::task::spawn_blocking(move || state.scan_blocking()).await {
+            Ok(Ok(outcome)) => Ok(outcome.catalog),
             Ok(Err(error)) => {
                 tracing::warn!(%error, "cannot list the archive directories");
                 Err(plain(
@@ -126,7 +162,7 @@ pub async fn spawn(
         return Err(SidecarError::NoAddress);
     }
     let state = Arc::new(SidecarState {
-        archive_dirs: config.archive_dirs,
+        scanner: Mutex::new(ArchiveScanner::new(&config.archive_dirs)),
         metrics: SidecarMetrics::new(registry),
         limiter: config
             .max_upload_rate
@@ -138,11 +174,11 @@ pub async fn spawn(
     for addr in config.listen {
         let listener = TcpListener::bind(addr)
             .await
-            .map_err(|source| SidecarError::Bind { addr, source })?;
+            .map_err(|error| SidecarError::Bind { addr, error })?;
         addrs.push(
             listener
                 .local_addr()
-                .map_err(|source| SidecarError::Bind { addr, source })?,
+                .map_err(|error| SidecarError::Bind { addr, error })?,
         );
         listeners.push(listener);
     }
@@ -194,7 +230,7 @@ async fn archive(
 ) -> Response {
     let response = match state.scan().await {
         Ok(catalog) => match catalog.get(&name) {
-            Some(archive) => serve_archive(state.clone(), archive.clone(), &method, &headers).await,
+            Some(archive) => serve_archive(&state, &catalog, archive, &method, &headers).await,
             None => plain(StatusCode::NOT_FOUND, "snapshot not found\n"),
         },
         Err(response) => response,
@@ -209,7 +245,7 @@ async fn best_full(
 ) -> Response {
     let response = match state.scan().await {
         Ok(catalog) => match catalog.best_full() {
-            Some(archive) => serve_archive(state.clone(), archive.clone(), &method, &headers).await,
+            Some(archive) => serve_archive(&state, &catalog, archive, &method, &headers).await,
             None => plain(StatusCode::NOT_FOUND, "no snapshot available\n"),
         },
         Err(response) => response,

@@ -3,7 +3,11 @@
 
 use {
     super::{SidecarState, throttle::RateLimiter},
-    crate::{catalog::LocalArchive, metrics::SidecarMetrics, range::RangeRequest},
+    crate::{
+        catalog::{Catalog, LocalArchive, scan::resolved_inside},
+        metrics::SidecarMetrics,
+        range::RangeRequest,
+    },
     axum::{
         body::Body,
         http::{HeaderMap, HeaderValue, Method, StatusCode, header},
@@ -15,7 +19,7 @@ use {
         fs::File,
         io::{self, Seek, SeekFrom},
         os::unix::fs::OpenOptionsExt,
-        path::Path,
+        path::{Path, PathBuf},
         sync::Arc,
         time::{SystemTime, UNIX_EPOCH},
     },
@@ -30,8 +34,10 @@ pub(super) fn plain(status: StatusCode, text: &'static str) -> Response {
     (status, text).into_response()
 }
 
-/// Opens a listed archive without following symlinks and checks it is still a regular file.
-fn open_archive(path: &Path) -> io::Result<(File, u64, SystemTime)> {
+/// Opens a listed archive: its directory, resolved, must still lie inside an archive
+/// directory; the file itself is not followed if it is a symlink and must be a regular file.
+fn open_archive(path: &Path, roots: &[PathBuf]) -> io::Result<(File, u64, SystemTime)> {
+    let path = resolved_inside(path, roots)?;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)
@@ -95,15 +101,18 @@ fn body_stream(
     })
 }
 
-/// Serves `archive`. The path comes from the catalog, never from the request.
+/// Serves `archive`, listed in `catalog`. The path comes from the catalog, never from the
+/// request.
 pub(super) async fn serve_archive(
-    state: Arc<SidecarState>,
-    archive: LocalArchive,
+    state: &Arc<SidecarState>,
+    catalog: &Catalog,
+    archive: &LocalArchive,
     method: &Method,
     request: &HeaderMap,
 ) -> Response {
     let path = archive.path.clone();
-    let opened = tokio::task::spawn_blocking(move || open_archive(&path)).await;
+    let roots = catalog.roots().to_vec();
+    let opened = tokio::task::spawn_blocking(move || open_archive(&path, &roots)).await;
     let (mut file, len, modified) = match opened {
         Ok(Ok(opened)) => opened,
         Ok(Err(error)) if error.kind() == io::ErrorKind::NotFound => {

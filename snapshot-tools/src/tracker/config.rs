@@ -155,16 +155,16 @@ pub struct HttpTargets {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("reading {}: {source}", .path.display())]
+    #[error("reading {}: {error}", .path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The YAML is malformed or has unknown keys.
-    #[error("parsing {}: {source}", .path.display())]
+    #[error("parsing {}: {error}", .path.display())]
     Parse {
         path: PathBuf,
-        source: serde_yaml_ng::Error,
+        error: serde_yaml_ng::Error,
     },
     /// A value is out of range.
     #[error("{0}")]
@@ -176,9 +176,9 @@ impl TrackerConfig {
         let config: Self = if text.trim().is_empty() {
             Self::default()
         } else {
-            serde_yaml_ng::from_str(text).map_err(|source| ConfigError::Parse {
+            serde_yaml_ng::from_str(text).map_err(|error| ConfigError::Parse {
                 path: path.to_path_buf(),
-                source,
+                error,
             })?
         };
         config.validate()?;
@@ -186,9 +186,9 @@ impl TrackerConfig {
     }
 
     pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Self::from_yaml(&text, path)
     }

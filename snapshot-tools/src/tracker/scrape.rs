@@ -39,9 +39,9 @@ pub(super) struct GroupScraper {
 }
 
 fn read_pem(path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
-    std::fs::read(path).map_err(|source| ConfigError::Read {
+    std::fs::read(path).map_err(|error| ConfigError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
@@ -120,14 +120,14 @@ impl GroupScraper {
             .request(url)
             .send()
             .await
-            .map_err(|error| format!("{error}"))?;
+            .map_err(|error| crate::net::error_text(&error))?;
         if !response.status().is_success() {
             return Err(format!("HTTP {}", response.status()));
         }
         let mut body = Vec::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|error| format!("{error}"))?;
+            let chunk = chunk.map_err(|error| crate::net::error_text(&error))?;
             if body.len() + chunk.len() > self.max_response_bytes {
                 return Err(format!("answer over {} bytes", self.max_response_bytes));
             }

@@ -271,8 +271,25 @@ async fn rejects_a_wrong_hash_and_a_corrupt_archive() {
     // Both bad archives were downloaded and refused.
     assert!(wrong.metric("snapshot_sidecar_sent_bytes_total").await > 0.0);
     assert!(first.metric("snapshot_sidecar_sent_bytes_total").await > 0.0);
+    // Each refusal is logged once: the wrong hash as the failure of chain 400 (no other
+    // source has it), the corrupt copy as a discarded download retried from the next source.
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.matches("verification failed").count(), 2, "{stderr}");
+    let chain_failed: Vec<_> = stderr
+        .lines()
+        .filter(|line| line.contains("chain failed; trying the next"))
+        .collect();
+    assert_eq!(chain_failed.len(), 1, "{stderr}");
+    assert!(
+        chain_failed[0].contains("slot=400") && chain_failed[0].contains("verification"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr
+            .matches("discarding an archive that does not verify; trying the next source")
+            .count(),
+        1,
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

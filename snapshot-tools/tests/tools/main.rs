@@ -2,6 +2,7 @@
 //! fixture ledgers, trackers scraping them, `fetch` downloading from them, and `mirror`
 //! against a real S3-compatible server (s3s-fs). One binary so that it links once.
 
+mod cli;
 mod fetch;
 mod mirror;
 mod sidecar;

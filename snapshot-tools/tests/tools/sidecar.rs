@@ -345,3 +345,114 @@ async fn binds_the_addresses_of_an_interface() {
         assert_eq!(response.status(), StatusCode::OK);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn look_alike_archives_and_a_remote_symlink_out_are_never_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger");
+    copy_into(&fixture("snapshot-1-"), &ledger);
+    // 19 bytes that start with the zstd magic, named as the newest full archive.
+    let junk = "snapshot-900-28uuGLSjbsLD59sj9bz76cpCtNeJncYMAEHZf5UqQqQj.tar.zst";
+    let mut bytes = vec![0x28, 0xb5, 0x2f, 0xfd];
+    bytes.resize(19, 0);
+    std::fs::write(ledger.join(junk), &bytes).unwrap();
+    // `remote/` is a symlink to a directory outside the ledger holding a genuine archive.
+    let outside = dir.path().join("outside");
+    copy_into(&fixture("snapshot-2-"), &outside);
+    std::os::unix::fs::symlink(&outside, ledger.join("remote")).unwrap();
+    let sidecar = Sidecar::start(dir.path(), &ledger, 0, &[]).await;
+    let http = client();
+    let full1 = name_of(&fixture("snapshot-1-"));
+    let full2 = name_of(&fixture("snapshot-2-"));
+
+    for _ in 0..3 {
+        let list: serde_json::Value = get_json(&format!("{}/v1/snapshots", sidecar.url())).await;
+        let names: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|chain| chain["files"][0]["file_name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, vec![full1.as_str()], "{list}");
+    }
+    // The best full is the genuine archive, for every route that picks one.
+    let response = http
+        .get(format!("{}/snapshot.tar.bz2", sidecar.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()[header::LOCATION],
+        format!("/{full1}").as_str()
+    );
+    for route in ["/v1/snapshot.tar.zst", "/v1/snapshot.tar.bz2"] {
+        let response = http
+            .get(format!("{}{route}", sidecar.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{route}");
+        let disposition = response.headers()[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(disposition.contains(&full1), "{route}: {disposition}");
+    }
+    for name in [junk, full2.as_str()] {
+        for prefix in ["/v1/snapshot/", "/"] {
+            let response = http
+                .get(format!("{}{prefix}{name}", sidecar.url()))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{prefix}{name}");
+        }
+    }
+    // Counted once each, logged once each, however often the directory was listed.
+    assert_eq!(sidecar.metric("snapshot_sidecar_rejected_total").await, 2.0);
+    assert_eq!(sidecar.metric("snapshot_sidecar_rejected_files").await, 1.0);
+    let log = sidecar.proc.log_text();
+    assert_eq!(
+        log.matches("not listing a file named like a snapshot archive")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(log.matches("not reading `remote/`").count(), 1, "{log}");
+}
+
+/// A library caller (e.g. `replica dev`) may start a sidecar before a directory exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_that_appears_later_is_listed_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let later = dir.path().join("later");
+    let registry = prometheus::Registry::new();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let handle = snapshot_tools::sidecar::spawn(
+        snapshot_tools::sidecar::SidecarConfig {
+            archive_dirs: vec![later.clone()],
+            listen: vec!["127.0.0.1:0".parse().unwrap()],
+            max_upload_rate: None,
+        },
+        &registry,
+        cancel.clone(),
+    )
+    .await
+    .unwrap();
+    let url = format!("http://{}/v1/snapshots", handle.addrs[0]);
+    let response = client().get(&url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    copy_into(&fixture("snapshot-2-"), &later);
+    let list: serde_json::Value = get_json(&url).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    let name = name_of(&fixture("snapshot-2-"));
+    let response = client()
+        .get(format!("http://{}/{name}", handle.addrs[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    cancel.cancel();
+    handle.join().await.unwrap();
+}

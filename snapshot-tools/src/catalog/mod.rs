@@ -1,23 +1,19 @@
 //! Archives on disk and the JSON shapes of Blockdaemon's solana-cluster API.
 //!
 //! A [`Catalog`] lists archive directories (and each one's `remote/`, where Agave keeps
-//! downloaded archives) and keeps only complete archives: regular files (no symlinks) whose
-//! names parse as archive names, that are not empty and that start with their compression's
-//! magic bytes. `tmp-*` staging files never parse as archive names. Chains are built like
-//! Blockdaemon's: every archive is a head, an incremental needs a full at its base slot.
+//! downloaded archives) and keeps only archives: regular files (no symlinks) whose names parse
+//! as archive names and that start like an archive (see [`scan`]: compression magic, size,
+//! first tar header); a `remote/` symlink leading outside the directories is not followed.
+//! `tmp-*` staging files never parse as archive names. Chains are built like Blockdaemon's:
+//! every archive is a head, an incremental needs a full at its base slot.
+
+pub mod scan;
 
 use {
-    crate::archive::{ArchiveFormat, ArchiveName, Slot},
+    crate::archive::{ArchiveName, Slot},
     serde::{Deserialize, Serialize},
     solana_hash::Hash,
-    std::{
-        cmp::Ordering,
-        collections::HashSet,
-        fs::File,
-        io::{self, Read},
-        path::{Path, PathBuf},
-        time::SystemTime,
-    },
+    std::{cmp::Ordering, io, path::PathBuf, time::SystemTime},
 };
 
 /// One archive file (`SnapshotFile` in Blockdaemon's API).
@@ -154,8 +150,8 @@ pub struct SnapshotSource {
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     /// A directory could not be listed.
-    #[error("listing {}: {source}", .dir.display())]
-    List { dir: PathBuf, source: io::Error },
+    #[error("listing {}: {error}", .dir.display())]
+    List { dir: PathBuf, error: io::Error },
     /// A file entry whose name is not a canonical archive name or contradicts its fields.
     #[error("`{0}` is not a valid snapshot file entry")]
     BadFile(String),
@@ -223,28 +219,28 @@ pub fn best_first(a: &ArchiveName, b: &ArchiveName) -> Ordering {
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     archives: Vec<LocalArchive>,
+    /// The listed directories, resolved (see [`roots`](Self::roots)).
+    roots: Vec<PathBuf>,
 }
 
 impl Catalog {
-    /// Lists `dirs` and, for each, its `remote/` subdirectory. A missing `remote/` is fine; a
-    /// directory that cannot be listed is an error. The first copy of a name wins.
+    /// Lists `dirs` and, for each, its `remote/` subdirectory, once (a long-running lister
+    /// keeps a [`scan::ArchiveScanner`], which remembers its verdicts). A missing `remote/` is
+    /// fine; a directory that cannot be listed is an error. The first copy of a name wins.
     pub fn scan(dirs: &[PathBuf]) -> Result<Self, CatalogError> {
-        let mut archives = Vec::new();
-        let mut seen = HashSet::new();
-        for dir in dirs {
-            list_dir(dir, &mut archives, &mut seen)?;
-            match list_dir(&dir.join("remote"), &mut archives, &mut seen) {
-                Err(CatalogError::List { source, .. })
-                    if source.kind() == io::ErrorKind::NotFound => {}
-                other => other?,
-            }
-        }
-        archives.sort_by(|a, b| best_first(&a.name, &b.name));
-        Ok(Self { archives })
+        scan::ArchiveScanner::new(dirs)
+            .scan()
+            .map(|outcome| outcome.catalog)
     }
 
     pub fn archives(&self) -> &[LocalArchive] {
         &self.archives
+    }
+
+    /// The configured directories of the scan, resolved: a listed archive is served only if
+    /// its directory still resolves inside one of them ([`scan::resolved_inside`]).
+    pub fn roots(&self) -> &[PathBuf] {
+        &self.roots
     }
 
     pub fn is_empty(&self) -> bool {
@@ -338,63 +334,6 @@ pub fn chains_of(files: &[(ArchiveName, Option<u64>)]) -> Vec<SnapshotInfo> {
         .collect()
 }
 
-fn list_dir(
-    dir: &Path,
-    archives: &mut Vec<LocalArchive>,
-    seen: &mut HashSet<String>,
-) -> Result<(), CatalogError> {
-    let list_error = |source| CatalogError::List {
-        dir: dir.to_path_buf(),
-        source,
-    };
-    for entry in std::fs::read_dir(dir).map_err(list_error)? {
-        let entry = entry.map_err(list_error)?;
-        let Some(file_name) = entry.file_name().to_str().map(str::to_owned) else {
-            continue;
-        };
-        let Ok(name) = file_name.parse::<ArchiveName>() else {
-            continue;
-        };
-        // `file_type` does not follow symlinks: only regular files are served.
-        if !entry.file_type().is_ok_and(|kind| kind.is_file()) || seen.contains(&file_name) {
-            continue;
-        }
-        let Ok(metadata) = entry.metadata() else {
-            continue;
-        };
-        let path = entry.path();
-        if metadata.len() == 0 || !has_magic(&path, name.format) {
-            tracing::debug!(path = %path.display(), "skipping an incomplete archive");
-            continue;
-        }
-        seen.insert(file_name);
-        archives.push(LocalArchive {
-            name,
-            path,
-            size: metadata.len(),
-            modified: metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-        });
-    }
-    Ok(())
-}
-
-/// Whether the file starts like a complete archive of its format would.
-fn has_magic(path: &Path, format: ArchiveFormat) -> bool {
-    let expected: &[u8] = match format {
-        ArchiveFormat::TarZstd => &[0x28, 0xb5, 0x2f, 0xfd],
-        ArchiveFormat::TarLz4 => &[0x04, 0x22, 0x4d, 0x18],
-        ArchiveFormat::TarBzip2 => b"BZh",
-        ArchiveFormat::TarGzip => &[0x1f, 0x8b],
-        ArchiveFormat::Tar => &[],
-    };
-    let mut start = [0u8; 4];
-    let Ok(mut file) = File::open(path) else {
-        return false;
-    };
-    let start = &mut start[..expected.len()];
-    file.read_exact(start).is_ok() && start == expected
-}
-
 /// RFC 3339 in UTC with seconds, as Go's `time.Time` marshals.
 pub fn rfc3339(time: SystemTime) -> String {
     humantime::format_rfc3339_seconds(time).to_string()
@@ -402,7 +341,11 @@ pub fn rfc3339(time: SystemTime) -> String {
 
 #[cfg(test)]
 mod tests {
-    use {super::*, std::io::Write};
+    use {
+        super::{scan::ArchiveScanner, *},
+        crate::archive::{ArchiveFormat, ArchiveKind, ArchiveWriter, LtHash, SnapshotManifest},
+        std::{path::Path, sync::OnceLock},
+    };
 
     fn hash(seed: u8) -> Hash {
         Hash::new_from_array([seed; 32])
@@ -410,14 +353,33 @@ mod tests {
 
     fn touch(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
         let path = dir.join(name);
-        File::create(&path).unwrap().write_all(bytes).unwrap();
+        std::fs::write(&path, bytes).unwrap();
         path
     }
 
-    const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd, 0];
+    /// The bytes of a small valid archive of each format (names in these tests do not carry
+    /// the real hash; listing never reads further than the first tar header).
+    fn archive_bytes(format: ArchiveFormat) -> &'static [u8] {
+        static ZSTD: OnceLock<Vec<u8>> = OnceLock::new();
+        static LZ4: OnceLock<Vec<u8>> = OnceLock::new();
+        let cell = if format == ArchiveFormat::TarZstd {
+            &ZSTD
+        } else {
+            &LZ4
+        };
+        cell.get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = ArchiveWriter::new(dir.path(), ArchiveKind::Full, 3, format)
+                .finish(SnapshotManifest::new(3, 2, 0), &LtHash::identity())
+                .unwrap();
+            std::fs::read(path).unwrap()
+        })
+    }
 
     #[test]
     fn lists_complete_archives_and_builds_chains() {
+        let zstd = archive_bytes(ArchiveFormat::TarZstd);
+        let lz4 = archive_bytes(ArchiveFormat::TarLz4);
         let dir = tempfile::tempdir().unwrap();
         let ledger = dir.path().to_path_buf();
         std::fs::create_dir(ledger.join("remote")).unwrap();
@@ -426,16 +388,12 @@ mod tests {
         let full50 = ArchiveName::full(50, hash(2), ArchiveFormat::TarLz4);
         let incr = ArchiveName::incremental(100, 200, hash(3), ArchiveFormat::TarZstd);
         let orphan = ArchiveName::incremental(99, 300, hash(4), ArchiveFormat::TarZstd);
-        touch(&ledger, &full100.to_string(), ZSTD);
-        touch(
-            &ledger.join("remote"),
-            &full50.to_string(),
-            &[0x04, 0x22, 0x4d, 0x18, 1],
-        );
-        touch(other.path(), &incr.to_string(), ZSTD);
-        touch(&ledger, &orphan.to_string(), ZSTD);
+        touch(&ledger, &full100.to_string(), zstd);
+        touch(&ledger.join("remote"), &full50.to_string(), lz4);
+        touch(other.path(), &incr.to_string(), zstd);
+        touch(&ledger, &orphan.to_string(), zstd);
         // Ignored: staging files, empty files, wrong magic, symlinks, other names.
-        touch(&ledger, &format!("tmp-{full100}"), ZSTD);
+        touch(&ledger, &format!("tmp-{full100}"), zstd);
         touch(
             &ledger,
             &ArchiveName::full(400, hash(5), ArchiveFormat::TarZstd).to_string(),
@@ -464,13 +422,110 @@ mod tests {
         assert_eq!(infos[0].files.len(), 2);
         assert_eq!(infos[0].files[0].base_slot, 100);
         assert_eq!(infos[0].files[1].file_name, full100.to_string());
-        assert_eq!(infos[0].size, 10);
+        assert_eq!(infos[0].size, 2 * zstd.len() as u64);
         assert_eq!(infos[2].files[0].ext, ".tar.lz4");
         let chain = infos[0].chain_names().unwrap();
         assert_eq!(chain.full, full100);
         assert_eq!(chain.incremental.unwrap().0, incr);
         assert!(catalog.get(&incr.to_string()).is_some());
         assert!(catalog.get(&format!("tmp-{full100}")).is_none());
+    }
+
+    #[test]
+    fn files_that_only_look_like_archives_are_not_listed_and_reported_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = dir.path().to_path_buf();
+        let good = ArchiveName::full(10, hash(1), ArchiveFormat::TarZstd);
+        touch(
+            &ledger,
+            &good.to_string(),
+            archive_bytes(ArchiveFormat::TarZstd),
+        );
+        // 19 bytes starting with the zstd magic, named as the newest full archive.
+        let junk = ArchiveName::full(99, hash(2), ArchiveFormat::TarZstd);
+        let mut bytes = vec![0x28, 0xb5, 0x2f, 0xfd];
+        bytes.resize(19, 0);
+        let junk_path = touch(&ledger, &junk.to_string(), &bytes);
+        // An lz4 archive under a .tar.zst name, and a valid zstd stream that is no tar.
+        let swapped = ArchiveName::full(98, hash(3), ArchiveFormat::TarZstd);
+        touch(
+            &ledger,
+            &swapped.to_string(),
+            archive_bytes(ArchiveFormat::TarLz4),
+        );
+        let not_tar = ArchiveName::full(97, hash(4), ArchiveFormat::TarZstd);
+        let text: Vec<u8> = (0..3000u32).flat_map(|i| i.to_le_bytes()).collect();
+        touch(
+            &ledger,
+            &not_tar.to_string(),
+            &zstd::stream::encode_all(&text[..], 1).unwrap(),
+        );
+
+        let mut scanner = ArchiveScanner::new(std::slice::from_ref(&ledger));
+        let outcome = scanner.scan().unwrap();
+        let names: Vec<_> = outcome.catalog.archives().iter().map(|a| a.name).collect();
+        assert_eq!(names, vec![good]);
+        assert_eq!(outcome.catalog.best_full().unwrap().name, good);
+        let mut reasons: Vec<_> = outcome
+            .rejected
+            .iter()
+            .map(|rejected| rejected.error.reason())
+            .collect();
+        reasons.sort();
+        assert_eq!(reasons, vec!["header", "magic", "size"]);
+        assert_eq!(outcome.rejected_files, 3);
+        // A second scan reuses the verdicts: nothing new to report.
+        let outcome = scanner.scan().unwrap();
+        assert!(outcome.rejected.is_empty());
+        assert_eq!(outcome.rejected_files, 3);
+        // A file that changes is judged again: the junk becomes a real archive.
+        std::fs::write(&junk_path, archive_bytes(ArchiveFormat::TarZstd)).unwrap();
+        let outcome = scanner.scan().unwrap();
+        assert_eq!(outcome.catalog.best_full().unwrap().name, junk);
+        assert_eq!(outcome.rejected_files, 2);
+    }
+
+    #[test]
+    fn a_remote_symlink_is_followed_only_inside_the_archive_directories() {
+        let zstd = archive_bytes(ArchiveFormat::TarZstd);
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = dir.path().join("ledger");
+        let snapshots = dir.path().join("snapshots");
+        let outside = dir.path().join("outside");
+        for path in [&ledger, &snapshots, &outside] {
+            std::fs::create_dir_all(path).unwrap();
+        }
+        let secret = ArchiveName::full(500, hash(9), ArchiveFormat::TarZstd);
+        touch(&outside, &secret.to_string(), zstd);
+        let inside = ArchiveName::full(400, hash(8), ArchiveFormat::TarZstd);
+        std::fs::create_dir_all(snapshots.join("downloads")).unwrap();
+        touch(&snapshots.join("downloads"), &inside.to_string(), zstd);
+        // The ledger's remote/ leads outside; the snapshots dir's remote/ leads inside.
+        std::os::unix::fs::symlink(&outside, ledger.join("remote")).unwrap();
+        std::os::unix::fs::symlink(snapshots.join("downloads"), snapshots.join("remote")).unwrap();
+
+        let mut scanner = ArchiveScanner::new(&[ledger.clone(), snapshots.clone()]);
+        let outcome = scanner.scan().unwrap();
+        let names: Vec<_> = outcome.catalog.archives().iter().map(|a| a.name).collect();
+        assert_eq!(names, vec![inside]);
+        assert_eq!(outcome.refused_dirs.len(), 1);
+        assert_eq!(outcome.refused_dirs[0].path, ledger.join("remote"));
+        assert!(outcome.catalog.get(&secret.to_string()).is_none());
+        // Reported once.
+        assert!(scanner.scan().unwrap().refused_dirs.is_empty());
+        // The served path is the resolved one, and checked again before serving.
+        let roots = scanner.roots().unwrap();
+        let listed = &outcome.catalog.archives()[0].path;
+        assert_eq!(scan::resolved_inside(listed, &roots).unwrap(), *listed);
+        let through_link = ledger.join("remote").join(secret.to_string());
+        assert!(scan::resolved_inside(&through_link, &roots).is_err());
+        // A dangling remote/ is refused too, not an error.
+        let other = dir.path().join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), other.join("remote")).unwrap();
+        let outcome = ArchiveScanner::new(&[other]).scan().unwrap();
+        assert!(outcome.catalog.is_empty());
+        assert_eq!(outcome.refused_dirs[0].target, None);
     }
 
     #[test]
