@@ -11,8 +11,8 @@
 //! missed) are never served partially: replicas behind them get `SlotUnavailable` and
 //! re-bootstrap.
 //!
-//! Build the `cdylib` against the validator's own `agave-geyser-plugin-interface` version (3.1
-//! here, for agave-validator 3.1.x) and with the validator's rustc. Load it with
+//! Build the `cdylib` against the validator's own `agave-geyser-plugin-interface` version (4.2.2
+//! here, for agave-validator 4.2.2) and with the validator's rustc. Load it with
 //! `agave-validator --geyser-plugin-config plugin.json` (see [`config`] for the keys).
 
 pub mod collector;

@@ -3,7 +3,7 @@
 //! panic crosses back into it (each callback catches panics and returns a `GeyserPluginError`).
 //!
 //! Build the plugin against the interface version of the validator that loads it: this crate
-//! uses `agave-geyser-plugin-interface` 3.1 (agave-validator 3.1.x). Rust has no stable ABI, so
+//! uses `agave-geyser-plugin-interface` 4.2.2 (agave-validator 4.2.2). Rust has no stable ABI, so
 //! the plugin must also be built with the same rustc as the validator.
 
 use {

@@ -224,16 +224,13 @@ pub fn token_2022_mint(
     authority: Option<Pubkey>,
     extensions: &[MintExtension],
 ) -> Vec<u8> {
-    use {
-        spl_pod::optional_keys::OptionalNonZeroPubkey,
-        spl_token_2022_interface::{
-            extension::{
-                BaseStateWithExtensionsMut, ExtensionType, StateWithExtensionsMut,
-                interest_bearing_mint::InterestBearingConfig,
-                mint_close_authority::MintCloseAuthority, scaled_ui_amount::ScaledUiAmountConfig,
-            },
-            state::Mint,
+    use spl_token_2022_interface::{
+        extension::{
+            BaseStateWithExtensionsMut, ExtensionType, StateWithExtensionsMut,
+            interest_bearing_mint::InterestBearingConfig, mint_close_authority::MintCloseAuthority,
+            scaled_ui_amount::ScaledUiAmountConfig,
         },
+        state::Mint,
     };
     let types: Vec<ExtensionType> = extensions
         .iter()
@@ -257,7 +254,7 @@ pub fn token_2022_mint(
                 let config = state
                     .init_extension::<InterestBearingConfig>(true)
                     .expect("room for the extension");
-                config.rate_authority = OptionalNonZeroPubkey(authority);
+                config.rate_authority = authority.into();
                 config.initialization_timestamp = timestamp.into();
                 config.pre_update_average_rate = rate_bps.into();
                 config.last_update_timestamp = timestamp.into();
@@ -270,7 +267,7 @@ pub fn token_2022_mint(
                 let config = state
                     .init_extension::<ScaledUiAmountConfig>(true)
                     .expect("room for the extension");
-                config.authority = OptionalNonZeroPubkey(authority);
+                config.authority = authority.into();
                 config.multiplier = multiplier.into();
                 config.new_multiplier_effective_timestamp = 0.into();
                 config.new_multiplier = multiplier.into();
@@ -279,7 +276,7 @@ pub fn token_2022_mint(
                 let config = state
                     .init_extension::<MintCloseAuthority>(true)
                     .expect("room for the extension");
-                config.close_authority = OptionalNonZeroPubkey(authority);
+                config.close_authority = authority.into();
             }
         }
     }
@@ -324,7 +321,7 @@ pub fn token_2022_account(fields: &TokenAccountFields, immutable_owner: bool) ->
     data
 }
 
-/// A vote account's state (vote state version 3, as on mainnet under Agave 3.1).
+/// A vote account's state (vote state version 3, which Agave 4.2 still reads and parses).
 pub fn vote_state(
     node: Pubkey,
     voter: Pubkey,
@@ -357,7 +354,7 @@ pub fn record_vote(
 ) -> Option<Vec<u8>> {
     use solana_vote_interface::state::{BlockTimestamp, VoteStateV3, VoteStateVersions};
     let mut state = VoteStateV3::deserialize(data).ok()?;
-    state.process_next_vote_slot(vote_slot, epoch, current_slot);
+    push_vote(&mut state, vote_slot, epoch, current_slot);
     state.last_timestamp = BlockTimestamp {
         slot: vote_slot,
         timestamp,
@@ -365,6 +362,65 @@ pub fn record_vote(
     let mut out = vec![0u8; data.len()];
     VoteStateV3::serialize(&VoteStateVersions::new_v3(state), &mut out).ok()?;
     Some(out)
+}
+
+/// A vote for `vote_slot` landing at `current_slot`, as the vote program's tower rules apply it:
+/// expired lockouts pop, the 32nd vote roots the oldest one (one credit), and every vote the
+/// new one stacks on doubles its lockout.
+fn push_vote(
+    state: &mut solana_vote_interface::state::VoteStateV3,
+    vote_slot: u64,
+    epoch: u64,
+    current_slot: u64,
+) {
+    use solana_vote_interface::state::{
+        LandedVote, Lockout, MAX_EPOCH_CREDITS_HISTORY, MAX_LOCKOUT_HISTORY,
+    };
+    if state
+        .votes
+        .back()
+        .is_some_and(|last| last.slot() >= vote_slot)
+    {
+        return;
+    }
+    while state
+        .votes
+        .back()
+        .is_some_and(|last| !last.lockout.is_locked_out_at_slot(vote_slot))
+    {
+        state.votes.pop_back();
+    }
+    if state.votes.len() == MAX_LOCKOUT_HISTORY
+        && let Some(rooted) = state.votes.pop_front()
+    {
+        state.root_slot = Some(rooted.slot());
+        let last_credits = state.epoch_credits.last().map_or(0, |entry| entry.1);
+        if state
+            .epoch_credits
+            .last()
+            .is_none_or(|entry| entry.0 != epoch)
+        {
+            state
+                .epoch_credits
+                .push((epoch, last_credits, last_credits));
+            if state.epoch_credits.len() > MAX_EPOCH_CREDITS_HISTORY {
+                state.epoch_credits.remove(0);
+            }
+        }
+        if let Some(entry) = state.epoch_credits.last_mut() {
+            entry.1 = entry.1.saturating_add(1);
+        }
+    }
+    state.votes.push_back(LandedVote {
+        latency: u8::try_from(current_slot.saturating_sub(vote_slot)).unwrap_or(u8::MAX),
+        lockout: Lockout::new(vote_slot),
+    });
+    let depth = state.votes.len();
+    for (index, vote) in state.votes.iter_mut().enumerate() {
+        if depth > index + vote.confirmation_count() as usize {
+            vote.lockout.increase_confirmation_count(1);
+        }
+    }
 }
 
 /// The credits a vote account has earned so far.
@@ -391,7 +447,9 @@ pub struct StakeFields {
     pub credits_observed: u64,
 }
 
-/// A stake account's data (`StakeStateV2`, 200 bytes).
+/// A stake account's data (`StakeStateV2`, 200 bytes). The rent-exempt reserve is deprecated in
+/// the interface but still part of every stake account on chain.
+#[allow(deprecated)]
 pub fn stake_state(fields: &StakeFields) -> Vec<u8> {
     use solana_stake_interface::{
         stake_flags::StakeFlags,
@@ -434,6 +492,7 @@ pub fn stake_state(fields: &StakeFields) -> Vec<u8> {
 }
 
 /// Reads back the fields of a stake account.
+#[allow(deprecated)]
 pub fn read_stake(data: &[u8]) -> Option<StakeFields> {
     use solana_stake_interface::state::StakeStateV2;
     let state: StakeStateV2 = bincode::deserialize(data).ok()?;

@@ -93,7 +93,7 @@ impl GeyserPlugin for Recorder {
 
     fn notify_block_metadata(&self, block: ReplicaBlockInfoVersions) -> PluginResult<()> {
         let ReplicaBlockInfoVersions::V0_0_4(b) = block else {
-            panic!("agave 3.1 sends V0_0_4");
+            panic!("agave sends V0_0_4");
         };
         self.recs
             .lock()

@@ -115,11 +115,11 @@ pub(crate) fn build(config: &SimConfig) -> Built {
         ids::sysvar::recent_blockhashes::ID,
         layout::sysvar(&crate::workload::recent_blockhashes(&recent), &rent),
     );
-    let mut stake_history = solana_stake_interface::stake_history::StakeHistory::default();
+    let mut stake_history = solana_sysvar::stake_history::StakeHistory::default();
     for epoch in clock.epoch.saturating_sub(3)..clock.epoch {
         stake_history.add(
             epoch,
-            solana_stake_interface::stake_history::StakeHistoryEntry::with_effective(
+            solana_sysvar::stake_history::StakeHistoryEntry::with_effective(
                 60_000 * LAMPORTS_PER_SOL,
             ),
         );
@@ -127,7 +127,7 @@ pub(crate) fn build(config: &SimConfig) -> Built {
     put(
         &mut state,
         ids::sysvar::stake_history::ID,
-        layout::sysvar(&stake_history, &rent),
+        layout::sysvar_sized(&stake_history, solana_sysvar::stake_history::SIZE, &rent),
     );
     put(
         &mut state,

@@ -143,16 +143,14 @@ impl Exec<'_, '_> {
             self.distribute_rewards(total);
         }
         if ctx.clock.epoch > ctx.parent_epoch {
-            let mut history: solana_stake_interface::stake_history::StakeHistory = self
+            let mut history: solana_sysvar::stake_history::StakeHistory = self
                 .bank
                 .get(&ids::sysvar::stake_history::ID)
                 .and_then(|a| bincode::deserialize(&a.data).ok())
                 .unwrap_or_default();
             history.add(
                 ctx.parent_epoch,
-                solana_stake_interface::stake_history::StakeHistoryEntry::with_effective(
-                    total_stake,
-                ),
+                solana_sysvar::stake_history::StakeHistoryEntry::with_effective(total_stake),
             );
             self.sysvar(ids::sysvar::stake_history::ID, &history);
             let total_rewards = total_stake / 10_000;

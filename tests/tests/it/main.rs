@@ -92,7 +92,8 @@ pub(crate) mod clients {
     /// `<program> <args> <url> <expectations>` in `dir`; fails with its output.
     pub(crate) fn run_client(program: &str, args: &[&str], dir: &Path) {
         let (replica, fixture, state) = super::token_replica(&["--genesis-hash", GENESIS_HASH]);
-        let raise = Pubkey::from_str_const("9onWzzvCzNC2jfhxxeqRgs5q7nFAAKpCUvkj6T6GJK9i");
+        // Agave 4.2's gate of the 1 SOL minimum delegation (`upgrade_bpf_stake_program_to_v5`).
+        let raise = Pubkey::from_str_const("STk5Xj8hdAx3sTzmtJ3QysKkq6X2A3yj73JtxttiRyk");
         let raised = state
             .accounts
             .get(&raise)

@@ -1,5 +1,9 @@
-//! Golden cases from rpc-spec.md and rpc-examples.json: exact responses for encodings, limits
+//! Golden cases: exact responses for encodings, limits
 //! and errors (base58 limit, 101 keys, 5 filters, commitment placement, removed methods, …).
+//!
+//! Checked against Agave 4.2.2: solana-rpc 4.2.2 `rpc/src/rpc.rs` (params, limits, errors of
+//! each method), solana-rpc-client-types 4.2.2 (request configs and their serde errors),
+//! solana-account-decoder 4.2.2 (encodings) and jsonrpc-core 18 (the envelope).
 
 use {
     crate::{normalized, token_replica},

@@ -1,5 +1,8 @@
 //! HTTP behaviour as Agave's jsonrpc-http-server (rpc-spec §1): methods, content types, body
 //! limit, CORS, `/health`, supply paths, framing and gzip.
+//!
+//! Checked against Agave 4.2.2's `rpc/src/rpc_service.rs` (paths, body limit 51200, CORS with
+//! max-age 86400) and jsonrpc-http-server 18, which it serves through.
 
 use {crate::agave_replica, serde_json::json};
 

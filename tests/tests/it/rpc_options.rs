@@ -1,5 +1,8 @@
 //! Flags: `--legacy-rpc`, `--rpc-fallback`, `--rpc-max-multiple-accounts`,
 //! `--rpc-max-request-body-size`, `--genesis-hash`.
+//!
+//! Checked against Agave 4.2.2's `rpc/src/rpc.rs` (limits, getGenesisHash) and, for the removed
+//! methods, their last shapes in Agave 1.18.
 
 use {
     crate::{agave_replica, token_replica},

@@ -1,6 +1,9 @@
 //! Scan routing: the same answers with every index configuration (index scans, program-id
 //! scans, full scans), Agave's -32010 for excluded keys, the result limit (-32012), and large
 //! results streamed in sorted order.
+//!
+//! Checked against Agave 4.2.2's `rpc/src/rpc.rs` (`get_filtered_program_accounts`,
+//! `get_filtered_spl_token_accounts_by_*`, the -32010/-32012 custom errors).
 
 use {
     crate::token_replica,

@@ -1,5 +1,8 @@
 //! Token methods on the token archive: parsed amounts, owners, delegates, Token-2022
 //! extensions, native accounts, jsonParsed list rules.
+//!
+//! Checked against Agave 4.2.2's `rpc/src/rpc.rs` and `parsed_token_accounts.rs` and
+//! solana-account-decoder 4.2.2's token parsers.
 
 use {
     crate::{normalized, token_replica},

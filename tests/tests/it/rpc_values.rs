@@ -173,9 +173,11 @@ fn balances_supply_and_largest_accounts() {
     assert_eq!(supply["total"], json!(capitalization));
     assert_eq!(supply["nonCirculating"], json!(0));
     assert_eq!(supply["circulating"], json!(capitalization));
+    // Agave 4.2.2 lists all 214 addresses of its list whether or not they exist (none does
+    // here, and no stake account qualifies).
     assert_eq!(
         supply["nonCirculatingAccounts"].as_array().unwrap().len(),
-        110
+        214
     );
     let excluded = rpc.result(
         "getSupply",
@@ -218,13 +220,14 @@ fn fee_for_message() {
         base64::engine::general_purpose::STANDARD
             .encode(crate::transfer_message(&keys, &to, hash).serialize())
     };
-    // This cluster charges no fees (lamports per signature 0 in its blockhash queue): Agave
-    // answers 0, not 5000 per signature. (The token archive charges 5000; the clients check it.)
+    // This cluster's blockhash queue records 0 lamports per signature. Agave 4.2.2 only checks
+    // that the blockhash is known and prices signatures with the fee structure's 5000
+    // (solana-runtime 4.2.2 `Bank::get_fee_for_message`; 3.1 answered 0 here).
     assert_eq!(state.manifest.lamports_per_signature, 0);
     for signers in [1, 2] {
         assert_eq!(
             rpc.result("getFeeForMessage", json!([message(blockhash, signers)]))["value"],
-            json!(0)
+            json!(5000 * signers)
         );
     }
     let unknown = solana_hash::Hash::new_from_array([7; 32]);
@@ -232,30 +235,93 @@ fn fee_for_message() {
         rpc.result("getFeeForMessage", json!([message(unknown, 1)]))["value"],
         json!(null)
     );
-    let error = rpc.error("getFeeForMessage", json!(["!!!"]));
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("invalid base64 encoding: "),
-        "{error}"
+    // Agave 4.2.2's `decode_and_deserialize` (solana-rpc 4.2.2 rpc.rs): its texts exactly, the
+    // message decoded with wincode 0.5.5 (solana-message 4.2.3).
+    let t = "solana_message::versions::VersionedMessage";
+    for (input, message) in [
+        (
+            "!!!".to_string(),
+            "invalid base64 encoding: InvalidByte(0, 33)".to_string(),
+        ),
+        (
+            "AAAA".to_string(),
+            format!("failed to deserialize {t}: Attempting to read 1 bytes"),
+        ),
+        (
+            "/////w==".to_string(),
+            format!("failed to deserialize {t}: Invalid tag encoding: 127"),
+        ),
+        (
+            "A".repeat(1645),
+            format!("base64 encoded {t} too large: 1645 bytes (max: encoded/raw 1644/1232)"),
+        ),
+    ] {
+        assert_eq!(
+            rpc.error("getFeeForMessage", json!([input])),
+            json!({"code": -32602, "message": message})
+        );
+    }
+}
+
+/// What changed from Agave 3.1 to 4.2.2 on this bank: getVersion (solana-version 4.2.2 and
+/// agave-feature-set 4.2.2's identifier), jsonParsed through solana-account-decoder 4.2.2 (Rent
+/// is `lamportsPerByte` only, a stake delegation has no `warmupCooldownRate`, the stake config
+/// account is no longer parsed).
+#[test]
+fn agave_4_2_shapes() {
+    let state = state();
+    let replica = agave_replica(&[]);
+    let rpc = replica.client();
+    assert_eq!(
+        rpc.result("getVersion", json!(null)),
+        json!({"feature-set": 565236538u32, "solana-core": "4.2.2"})
     );
-    let error = rpc.error("getFeeForMessage", json!(["A".repeat(1645)]));
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("base64 encoded solana_message::"),
-        "{error}"
+    let parsed = |pubkey: &str| {
+        rpc.result(
+            "getAccountInfo",
+            json!([pubkey, {"encoding": "jsonParsed"}]),
+        )["value"]["data"]
+            .clone()
+    };
+    let rent = parsed("SysvarRent111111111111111111111111111111111");
+    let (lamports_per_byte, _) = state.rent();
+    assert_eq!(
+        rent["parsed"],
+        json!({"type": "rent", "info": {"lamportsPerByte": lamports_per_byte.to_string()}})
     );
-    let error = rpc.error("getFeeForMessage", json!(["AAAA"]));
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("failed to deserialize solana_message::"),
-        "{error}"
+    let stake_program =
+        solana_pubkey::Pubkey::from_str_const("Stake11111111111111111111111111111111111111");
+    let delegated = state
+        .accounts
+        .iter()
+        .filter(|(_, account)| account.owner == stake_program)
+        .map(|(pubkey, _)| parsed(&pubkey.to_string()))
+        .find(|data| data["parsed"]["type"] == "delegated")
+        .expect("a delegated stake account");
+    let delegation = &delegated["parsed"]["info"]["stake"]["delegation"];
+    let mut keys: Vec<&str> = delegation
+        .as_object()
+        .expect("delegation object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["activationEpoch", "deactivationEpoch", "stake", "voter"]
     );
+    let config =
+        solana_pubkey::Pubkey::from_str_const("StakeConfig11111111111111111111111111111111");
+    if let Some(account) = state.accounts.get(&config) {
+        use base64::Engine;
+        assert_eq!(
+            parsed(&config.to_string()),
+            json!([
+                base64::engine::general_purpose::STANDARD.encode(&account.data),
+                "base64"
+            ])
+        );
+    }
 }
 
 #[test]

@@ -84,7 +84,7 @@ async fn get_fee_for_message(ctx: Arc<MethodContext>, params: Params) -> Result<
     let inner = ctx.clone();
     ctx.blocking(move |state| {
         let bank = commitment::bank_with_config(state, config.commitment, config.min_context_slot)?;
-        let fee = fee::fee_for_message(state, &bank, message)?;
+        let fee = fee::fee_for_message(&bank, message)?;
         Ok(json::with_context(inner.api_version(), bank.slot(), &fee))
     })
     .await

@@ -12,6 +12,7 @@ pub(crate) mod inflation;
 pub(crate) mod largest_accounts;
 pub(crate) mod legacy;
 pub(crate) mod node;
+pub(crate) mod non_circulating;
 pub(crate) mod point_reads;
 pub(crate) mod program_accounts;
 pub(crate) mod slots;
@@ -49,7 +50,7 @@ impl NodeVersion {
         let version = solana_version::Version::default();
         Self {
             solana_core: version.to_string(),
-            feature_set: version.feature_set,
+            feature_set: version.feature_set(),
         }
     }
 }

@@ -12,18 +12,20 @@ use {
     solana_stake_interface::{stake_history::StakeHistory, state::StakeStateV2},
 };
 
-const STAKE_RAISE_MINIMUM_DELEGATION_TO_1_SOL: Pubkey =
-    Pubkey::from_str_const("9onWzzvCzNC2jfhxxeqRgs5q7nFAAKpCUvkj6T6GJK9i");
+/// `upgrade_bpf_stake_program_to_v5` (SIMD-0490): Agave 4.2's gate of the 1 SOL minimum.
+const UPGRADE_BPF_STAKE_PROGRAM_TO_V5: Pubkey =
+    Pubkey::from_str_const("STk5Xj8hdAx3sTzmtJ3QysKkq6X2A3yj73JtxttiRyk");
 const REDUCE_STAKE_WARMUP_COOLDOWN: Pubkey =
     Pubkey::from_str_const("GwtDQBghCTBgmX2cpEGNPxTEBUTQRaDMGTr5qychdGMj");
 const LAMPORTS_PER_SOL: u64 = 1_000_000_000;
 /// `solana_sdk::stake_history::MAX_ENTRIES`.
 const STAKE_HISTORY_MAX_ENTRIES: u64 = 512;
 
-/// `solana_stake_program::get_minimum_delegation`.
+/// Agave 4.2's `stake_utils::get_minimum_delegation`: 1 SOL once the stake program v5 upgrade
+/// is active, else 1 lamport.
 pub(crate) fn minimum_delegation(bank: &BankView<'_>) -> Result<u64, RpcError> {
     Ok(
-        if sysvars::feature_active(bank, &STAKE_RAISE_MINIMUM_DELEGATION_TO_1_SOL)? {
+        if sysvars::feature_active(bank, &UPGRADE_BPF_STAKE_PROGRAM_TO_V5)? {
             LAMPORTS_PER_SOL
         } else {
             1
@@ -31,8 +33,11 @@ pub(crate) fn minimum_delegation(bank: &BankView<'_>) -> Result<u64, RpcError> {
     )
 }
 
-/// getStakeActivation's last shape (Agave 1.18):
+/// getStakeActivation's last shape (Agave 1.18), computed with that release's rules (the
+/// floating-point warmup/cooldown and the stake account's own rent-exempt reserve, both
+/// deprecated in the interface since).
 /// `{"active":u64,"inactive":u64,"state":"activating"|"active"|"deactivating"|"inactive"}`.
+#[allow(deprecated)]
 pub(crate) fn activation(
     state: &ReplicaState,
     bank: &BankView<'_>,

@@ -87,8 +87,8 @@ mod tests {
             r#"{"context":0.15,"value":{"apiVersion":"x","data":[1.0,7.0],"space":1}}"#
         );
         assert_eq!(
-            String::from_utf8(with_context("3.1.14", 5, &7u64)).unwrap(),
-            r#"{"context":{"apiVersion":"3.1.14","slot":5},"value":7}"#
+            String::from_utf8(with_context("4.2.2", 5, &7u64)).unwrap(),
+            r#"{"context":{"apiVersion":"4.2.2","slot":5},"value":7}"#
         );
     }
 }
