@@ -1,0 +1,141 @@
+//! The forward loop: batches of datagrams in (`recvmmsg`), decisions by [`Forwarder`], shreds
+//! out to the TVU address (`sendmmsg`, straight from the receive buffers).
+
+use {
+    super::Forwarder,
+    crate::{
+        metrics::{Health, Metrics},
+        shred::ShredType,
+        sys::{self, RawAddr, RecvBatch},
+        udp_socket, unix_nanos,
+    },
+    std::{
+        io,
+        net::{SocketAddr, UdpSocket},
+        os::fd::AsFd,
+        time::Duration,
+    },
+    tokio_util::sync::CancellationToken,
+};
+
+/// Receive slot size: larger than any tunnel datagram over a 1500-byte MTU.
+const SLOT: usize = 2048;
+
+/// The forward side's sockets.
+#[derive(Debug)]
+pub struct ForwardSockets {
+    listen: UdpSocket,
+    send: UdpSocket,
+    tvu: SocketAddr,
+}
+
+impl ForwardSockets {
+    /// Binds the tunnel (or raw) socket on `listen` and a sending socket for `tvu`.
+    pub fn bind(listen: SocketAddr, tvu: SocketAddr, recv_buffer: usize) -> io::Result<Self> {
+        let listen = udp_socket(listen, recv_buffer, Some(Duration::from_millis(100)))?;
+        let unspecified = if tvu.is_ipv4() {
+            SocketAddr::from(([0, 0, 0, 0], 0))
+        } else {
+            SocketAddr::from(([0u16; 8], 0))
+        };
+        let send = udp_socket(unspecified, 0, None)?;
+        Ok(Self { listen, send, tvu })
+    }
+
+    /// The bound tunnel address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listen.local_addr()
+    }
+}
+
+/// Runs until `cancel`: receives, decides, forwards, counts.
+pub fn run_forward(
+    sockets: ForwardSockets,
+    mut forwarder: Forwarder,
+    metrics: &Metrics,
+    health: &Health,
+    cancel: &CancellationToken,
+) -> io::Result<()> {
+    let tvu = RawAddr::from(sockets.tvu);
+    let mut batch = RecvBatch::new(SLOT);
+    while !cancel.is_cancelled() {
+        let count = batch.recv(sockets.listen.as_fd(), false)?;
+        if count == 0 {
+            continue;
+        }
+        let now = unix_nanos();
+        let mut out: Vec<&[u8]> = Vec::with_capacity(count);
+        let mut received_bytes = 0;
+        for i in 0..count {
+            let datagram = batch.datagram(i);
+            received_bytes += datagram.len() as u64;
+            if batch.truncated(i) {
+                metrics.drop_packets(crate::metrics::DropReason::Oversize, 1);
+                continue;
+            }
+            let processed = forwarder.process(datagram, now);
+            if let Some(event) = processed.seq {
+                metrics.seq_gaps.inc_by(event.gap);
+                if event.reordered {
+                    metrics.reordered.inc();
+                }
+                if event.new_session {
+                    metrics.sessions.inc();
+                    tracing::info!(sessions = forwarder.replay.sessions(), "new tunnel session");
+                }
+            }
+            match processed.result {
+                Ok(accepted) => {
+                    match accepted.shred.shred_type() {
+                        ShredType::Data => metrics.data_shreds.inc(),
+                        ShredType::Code => metrics.code_shreds.inc(),
+                    }
+                    if let Some(latency) = accepted.latency_ns {
+                        metrics.latency.observe(latency as f64 * 1e-9);
+                    }
+                    if let Some(retired) = accepted.retired {
+                        metrics
+                            .shreds_per_slot
+                            .observe(f64::from(retired.counts.shreds()));
+                        tracing::debug!(
+                            slot = retired.slot,
+                            data = retired.counts.data,
+                            code = retired.counts.code,
+                            last_index = ?retired.counts.last_index,
+                            "slot statistics"
+                        );
+                    }
+                    out.push(accepted.payload);
+                }
+                Err(reason) => {
+                    metrics.drop_packets(reason, 1);
+                    tracing::trace!(reason = reason.label(), len = datagram.len(), "dropped");
+                }
+            }
+        }
+        metrics.received_packets.inc_by(count as u64);
+        metrics.received_bytes.inc_by(received_bytes);
+        if let Some(slot) = forwarder.slots().latest() {
+            metrics
+                .latest_slot
+                .set(i64::try_from(slot).unwrap_or(i64::MAX));
+        }
+        if out.is_empty() {
+            continue;
+        }
+        let (outcome, error) = sys::send_batch(sockets.send.as_fd(), &out, &tvu);
+        metrics.forwarded_packets.inc_by(outcome.sent as u64);
+        metrics.forwarded_bytes.inc_by(outcome.bytes as u64);
+        if outcome.sent > 0 {
+            health.packet(now);
+            metrics
+                .last_packet
+                .set(i64::try_from(now / 1_000_000_000).unwrap_or(i64::MAX));
+        }
+        if outcome.failed > 0 {
+            metrics.send_errors.inc_by(outcome.failed as u64);
+            tracing::warn!(failed = outcome.failed, error = ?error, tvu = %sockets.tvu, "send to TVU failed");
+        }
+    }
+    Ok(())
+}
