@@ -8,9 +8,30 @@ use {
     crate::shred::{ShredHeader, ShredType},
     std::{
         collections::HashSet,
-        hash::{BuildHasher, Hash, Hasher, RandomState},
+        hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState},
     },
 };
+
+/// The set's keys are already outputs of a randomly keyed SipHash: hashing them again would only
+/// cost time, and nobody can aim collisions at them.
+#[derive(Debug, Default)]
+struct Fingerprint(u64);
+
+impl Hasher for Fingerprint {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
 
 /// Default window: 65,536 shreds (several slots of a busy leader).
 pub const DEFAULT_CAPACITY: usize = 65_536;
@@ -19,7 +40,7 @@ pub const DEFAULT_CAPACITY: usize = 65_536;
 #[derive(Debug)]
 pub struct DedupWindow {
     hasher: RandomState,
-    seen: HashSet<u64>,
+    seen: HashSet<u64, BuildHasherDefault<Fingerprint>>,
     ring: Vec<u64>,
     next: usize,
     capacity: usize,
@@ -31,7 +52,7 @@ impl DedupWindow {
         let capacity = capacity.max(1);
         Self {
             hasher: RandomState::new(),
-            seen: HashSet::with_capacity(capacity),
+            seen: HashSet::with_capacity_and_hasher(capacity, BuildHasherDefault::default()),
             ring: Vec::with_capacity(capacity),
             next: 0,
             capacity,
