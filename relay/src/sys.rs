@@ -353,17 +353,19 @@ pub struct SendOutcome {
     pub failed: usize,
 }
 
-/// Sends each of `datagrams` to `dest` with as few `sendmmsg` calls as possible. A datagram the
-/// kernel refuses is skipped and counted; the socket's last error is returned alongside.
+/// Sends each of `datagrams` to `dest` (`None`: the connected peer) with as few `sendmmsg` calls
+/// as possible. A datagram the kernel refuses is skipped and counted; the socket's last error is
+/// returned alongside.
 pub fn send_batch(
     fd: BorrowedFd<'_>,
     datagrams: &[&[u8]],
-    dest: &RawAddr,
+    dest: Option<&RawAddr>,
 ) -> (SendOutcome, Option<io::Error>) {
     let mut outcome = SendOutcome::default();
     let mut last_error = None;
-    let (name, namelen) = dest.as_ptr_len();
+    let (name, namelen) = dest.map_or((std::ptr::null(), 0), RawAddr::as_ptr_len);
     let mut offset = 0;
+    let mut retried = None;
     while offset < datagrams.len() {
         let chunk = &datagrams[offset..datagrams.len().min(offset + MAX_BATCH)];
         // SAFETY: all-zero is a valid iovec and mmsghdr; pointers are set below before the call.
@@ -391,6 +393,13 @@ pub fn send_batch(
         if ret < 0 {
             let err = io::Error::last_os_error();
             if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            // A connected socket reports an ICMP error of an earlier datagram once, on the next
+            // send: that datagram was not sent, so try it again (once).
+            if err.kind() == io::ErrorKind::ConnectionRefused && retried != Some(offset) {
+                retried = Some(offset);
+                last_error = Some(err);
                 continue;
             }
             outcome.failed += 1;

@@ -5,7 +5,7 @@ use {
     super::{TunnelSender, check_frame, filter},
     crate::{
         metrics::{DropReason, Health, Metrics},
-        sys::{self, PacketSocket, RawAddr, RecvBatch},
+        sys::{self, PacketSocket, RecvBatch},
         tunnel, udp_socket, unix_nanos,
     },
     std::{
@@ -70,7 +70,6 @@ impl CaptureSource {
 
 struct Destination {
     addr: SocketAddr,
-    raw: RawAddr,
     socket: UdpSocket,
 }
 
@@ -92,10 +91,12 @@ pub fn run_capture(
             } else {
                 SocketAddr::from(([0u16; 8], 0))
             };
+            // Connected: the route is looked up once, not per datagram.
+            let socket = udp_socket(unspecified, 0, None)?;
+            socket.connect(addr)?;
             Ok(Destination {
                 addr: *addr,
-                raw: RawAddr::from(*addr),
-                socket: udp_socket(unspecified, 0, None)?,
+                socket,
             })
         })
         .collect::<io::Result<Vec<_>>>()?;
@@ -167,8 +168,7 @@ pub fn run_capture(
             .map(|i| &out_buf[i * OUT_SLOT..i * OUT_SLOT + lens[i]])
             .collect();
         for destination in &destinations {
-            let (outcome, error) =
-                sys::send_batch(destination.socket.as_fd(), &datagrams, &destination.raw);
+            let (outcome, error) = sys::send_batch(destination.socket.as_fd(), &datagrams, None);
             metrics.sent_packets.inc_by(outcome.sent as u64);
             metrics.sent_bytes.inc_by(outcome.bytes as u64);
             if outcome.failed > 0 {

@@ -82,7 +82,7 @@ pub(crate) fn run(args: TestSendArgs) -> anyhow::Result<()> {
             buffers.push(shred);
         }
         let datagrams: Vec<&[u8]> = buffers.iter().map(Vec::as_slice).collect();
-        let (outcome, error) = sys::send_batch(socket.as_fd(), &datagrams, &dest);
+        let (outcome, error) = sys::send_batch(socket.as_fd(), &datagrams, Some(&dest));
         sent += outcome.sent as u64;
         failed += outcome.failed as u64;
         if let Some(error) = error {

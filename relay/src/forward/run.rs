@@ -6,7 +6,7 @@ use {
     crate::{
         metrics::{Health, Metrics},
         shred::ShredType,
-        sys::{self, RawAddr, RecvBatch},
+        sys::{self, RecvBatch},
         udp_socket, unix_nanos,
     },
     std::{
@@ -38,7 +38,10 @@ impl ForwardSockets {
         } else {
             SocketAddr::from(([0u16; 8], 0))
         };
+        // Connected: the route is looked up once, not per datagram. While the TVU port is closed
+        // (validator restarting) sends fail and are counted.
         let send = udp_socket(unspecified, 0, None)?;
+        send.connect(tvu)?;
         Ok(Self { listen, send, tvu })
     }
 
@@ -56,7 +59,6 @@ pub fn run_forward(
     health: &Health,
     cancel: &CancellationToken,
 ) -> io::Result<()> {
-    let tvu = RawAddr::from(sockets.tvu);
     let mut batch = RecvBatch::new(SLOT);
     while !cancel.is_cancelled() {
         let count = batch.recv(sockets.listen.as_fd(), false)?;
@@ -123,7 +125,7 @@ pub fn run_forward(
         if out.is_empty() {
             continue;
         }
-        let (outcome, error) = sys::send_batch(sockets.send.as_fd(), &out, &tvu);
+        let (outcome, error) = sys::send_batch(sockets.send.as_fd(), &out, None);
         metrics.forwarded_packets.inc_by(outcome.sent as u64);
         metrics.forwarded_bytes.inc_by(outcome.bytes as u64);
         if outcome.sent > 0 {
