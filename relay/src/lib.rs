@@ -46,7 +46,8 @@ pub fn udp_socket(
         socket.set_only_v6(false).ok();
     }
     if recv_buffer > 0 {
-        socket.set_recv_buffer_size(recv_buffer)?;
+        use std::os::fd::AsFd;
+        sys::set_recv_buffer(socket.as_fd(), recv_buffer)?;
     }
     socket.set_send_buffer_size(4 << 20).ok();
     socket.set_read_timeout(read_timeout)?;

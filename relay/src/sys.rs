@@ -64,6 +64,16 @@ fn setsockopt<T>(
     check(ret).map(drop)
 }
 
+/// Sets a socket's receive buffer to `size` bytes: past `net.core.rmem_max` when the process has
+/// `CAP_NET_ADMIN` (`SO_RCVBUFFORCE`), else up to that cap (`SO_RCVBUF`).
+pub fn set_recv_buffer(fd: BorrowedFd<'_>, size: usize) -> io::Result<()> {
+    let size = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
+    if setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &size).is_ok() {
+        return Ok(());
+    }
+    setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &size)
+}
+
 /// The index of interface `name`.
 pub fn interface_index(name: &str) -> io::Result<u32> {
     let c_name = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
@@ -111,11 +121,7 @@ impl PacketSocket {
             libc::PACKET_IGNORE_OUTGOING,
             &one,
         )?;
-        let size = libc::c_int::try_from(recv_buffer).unwrap_or(libc::c_int::MAX);
-        // Above net.core.rmem_max only with CAP_NET_ADMIN; fall back to the capped option.
-        if setsockopt(fd.as_fd(), libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &size).is_err() {
-            setsockopt(fd.as_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, &size)?;
-        }
+        set_recv_buffer(fd.as_fd(), recv_buffer)?;
         let timeout = libc::timeval {
             tv_sec: 0,
             tv_usec: 100_000,
@@ -136,6 +142,24 @@ impl PacketSocket {
         };
         check(ret)?;
         Ok(Self { fd, ifindex })
+    }
+
+    /// The receive buffer the kernel granted, bytes (it reports twice what it accounts).
+    pub fn recv_buffer(&self) -> io::Result<usize> {
+        let mut size: libc::c_int = 0;
+        let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `size` and `len` are live and `len` holds the size of `size`.
+        let ret = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&mut size as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        check(ret)?;
+        Ok(usize::try_from(size).unwrap_or(0) / 2)
     }
 
     /// The bound interface's index.

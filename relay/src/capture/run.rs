@@ -52,6 +52,14 @@ impl CaptureSource {
         )?))
     }
 
+    /// The receive buffer the kernel granted, bytes.
+    pub fn recv_buffer(&self) -> io::Result<usize> {
+        match self {
+            Self::Interface { socket, .. } => socket.recv_buffer(),
+            Self::Udp(socket) => Ok(socket2::SockRef::from(socket).recv_buffer_size()? / 2),
+        }
+    }
+
     /// The bound UDP address (UDP sources only).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         match self {

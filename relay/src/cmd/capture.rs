@@ -68,6 +68,7 @@ pub(crate) async fn run(args: CaptureArgs) -> anyhow::Result<()> {
             .with_context(|| format!("failed to bind {listen}"))?,
         (None, None) => anyhow::bail!("--interface or --listen is required"),
     };
+    super::check_recv_buffer(source.recv_buffer(), args.recv_buffer_bytes);
     let bare = matches!(source, CaptureSource::Udp(_));
     let sender = TunnelSender::new(rand::random(), key.clone(), bare);
     tracing::info!(

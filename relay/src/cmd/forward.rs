@@ -88,6 +88,7 @@ pub(crate) async fn run(args: ForwardArgs) -> anyhow::Result<()> {
     let sockets = ForwardSockets::bind(args.listen, tvu, args.recv_buffer_bytes)
         .with_context(|| format!("failed to bind {}", args.listen))?;
     let listen = sockets.local_addr().context("no local address")?;
+    super::check_recv_buffer(sockets.recv_buffer(), args.recv_buffer_bytes);
     tracing::info!(
         %listen,
         %tvu,

@@ -158,3 +158,17 @@ pub(crate) fn write_ready(path: Option<&Path>, value: &serde_json::Value) -> any
     }
     Ok(())
 }
+
+/// Warns when the kernel granted a smaller receive buffer than asked for (`net.core.rmem_max`
+/// caps it without `CAP_NET_ADMIN`): bursts would then be dropped by the kernel.
+pub(crate) fn check_recv_buffer(granted: std::io::Result<usize>, requested: usize) {
+    match granted {
+        Ok(granted) if granted < requested => tracing::warn!(
+            granted,
+            requested,
+            "receive buffer capped by net.core.rmem_max; raise it (deploy/relay-sysctl.conf)"
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "cannot read the receive buffer size"),
+    }
+}

@@ -45,6 +45,11 @@ impl ForwardSockets {
         Ok(Self { listen, send, tvu })
     }
 
+    /// The receive buffer the kernel granted the tunnel socket, bytes.
+    pub fn recv_buffer(&self) -> io::Result<usize> {
+        Ok(socket2::SockRef::from(&self.listen).recv_buffer_size()? / 2)
+    }
+
     /// The bound tunnel address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listen.local_addr()
