@@ -1,8 +1,13 @@
-//! The HTTP endpoint of both ends: `/metrics` (Prometheus) and `/health`.
+//! The HTTP endpoint of both ends: `/metrics` (Prometheus), `/health`, and on the forward side
+//! `/slots` (per-slot statistics of the recent slots, JSON).
 
 use {
-    crate::{metrics::Health, unix_nanos},
-    axum::{Router, extract::State, http::StatusCode, routing::get},
+    crate::{
+        forward::slots::{SlotRow, SlotsView},
+        metrics::Health,
+        unix_nanos,
+    },
+    axum::{Json, Router, extract::State, http::StatusCode, routing::get},
     prometheus::Registry,
     std::{io, net::SocketAddr, sync::Arc},
     tokio::{net::TcpListener, task::JoinHandle},
@@ -22,20 +27,33 @@ async fn health_handler(State(health): State<Arc<Health>>) -> (StatusCode, Strin
     }
 }
 
-/// Binds `addr` and serves `/metrics` and `/health` until `cancel`. Returns the bound address
-/// and the server task (to be awaited on shutdown).
+async fn slots_handler(State(slots): State<SlotsView>) -> Json<Vec<SlotRow>> {
+    let rows = slots.lock().map(|rows| rows.clone()).unwrap_or_default();
+    Json(rows)
+}
+
+/// Binds `addr` and serves `/metrics`, `/health` and (given a view) `/slots` until `cancel`.
+/// Returns the bound address and the server task (to be awaited on shutdown).
 pub async fn spawn(
     addr: SocketAddr,
     registry: Registry,
     health: Arc<Health>,
+    slots: Option<SlotsView>,
     cancel: CancellationToken,
 ) -> io::Result<(SocketAddr, JoinHandle<io::Result<()>>)> {
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    let router = Router::new()
+    let mut router = Router::new()
         .route("/health", get(health_handler))
         .with_state(health)
         .merge(common::metrics::router(registry));
+    if let Some(slots) = slots {
+        router = router.merge(
+            Router::new()
+                .route("/slots", get(slots_handler))
+                .with_state(slots),
+        );
+    }
     let task = tokio::spawn(async move {
         axum::serve(listener, router)
             .with_graceful_shutdown(async move { cancel.cancelled().await })

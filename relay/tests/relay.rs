@@ -128,6 +128,20 @@ fn capture_tunnel_forward_delivers_every_shred_once() {
         .sum();
     assert_eq!(drops, 0.0);
     assert_eq!(http_get(&fwd_metrics, "/health").0, 200);
+    // Per-slot statistics, published about once a second.
+    let mut slots = serde_json::Value::Null;
+    wait_until(SETTLE, "/slots", || {
+        slots = serde_json::from_str(&http_get(&fwd_metrics, "/slots").1).unwrap_or_default();
+        slots.as_array().is_some_and(|rows| !rows.is_empty())
+    });
+    let rows = slots.as_array().unwrap();
+    assert_eq!(rows[0]["slot"], 1000 + 2499 / 128, "newest first");
+    let shreds: u64 = rows
+        .iter()
+        .map(|r| r["data"].as_u64().unwrap() + r["code"].as_u64().unwrap())
+        .sum();
+    assert_eq!(shreds, 2500);
+    assert_eq!(rows.last().unwrap()["last_index"], 63);
 }
 
 #[test]

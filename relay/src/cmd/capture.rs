@@ -58,7 +58,7 @@ pub(crate) async fn run(args: CaptureArgs) -> anyhow::Result<()> {
         .iter()
         .map(|to| resolve(to))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let service = Service::start(args.metrics_bind, args.health_idle_secs).await?;
+    let service = Service::start(args.metrics_bind, args.health_idle_secs, None).await?;
     let source = match (&args.interface, args.listen) {
         (Some(interface), _) => {
             CaptureSource::interface(interface, args.port, args.recv_buffer_bytes)

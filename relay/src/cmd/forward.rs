@@ -8,7 +8,10 @@ use {
     anyhow::Context,
     clap::Args,
     relay::{
-        forward::{ForwardConfig, ForwardSockets, Forwarder, dedup, run_forward, slots},
+        forward::{
+            ForwardConfig, ForwardSockets, Forwarder, dedup, run_forward,
+            slots::{self, SlotsView},
+        },
         tunnel::{ReplayConfig, replay},
     },
     std::{net::SocketAddr, path::PathBuf},
@@ -84,7 +87,13 @@ pub(crate) async fn run(args: ForwardArgs) -> anyhow::Result<()> {
     if config.key.is_none() && !config.raw {
         tracing::warn!("no --key: tunnel datagrams are not authenticated");
     }
-    let service = Service::start(args.metrics_bind, args.health_idle_secs).await?;
+    let slots = SlotsView::default();
+    let service = Service::start(
+        args.metrics_bind,
+        args.health_idle_secs,
+        Some(slots.clone()),
+    )
+    .await?;
     let sockets = ForwardSockets::bind(args.listen, tvu, args.recv_buffer_bytes)
         .with_context(|| format!("failed to bind {}", args.listen))?;
     let listen = sockets.local_addr().context("no local address")?;
@@ -105,7 +114,7 @@ pub(crate) async fn run(args: ForwardArgs) -> anyhow::Result<()> {
     let forwarder = Forwarder::new(config);
     service
         .run_until_shutdown("relay-forward", move |metrics, health, cancel| {
-            run_forward(sockets, forwarder, &metrics, &health, &cancel)
+            run_forward(sockets, forwarder, &metrics, &health, &slots, &cancel)
         })
         .await
 }

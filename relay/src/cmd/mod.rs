@@ -9,6 +9,7 @@ pub(crate) mod test_send;
 use {
     anyhow::Context,
     relay::{
+        forward::slots::SlotsView,
         metrics::{Health, Metrics},
         tunnel::Key,
         unix_nanos,
@@ -73,6 +74,7 @@ impl Service {
     pub(crate) async fn start(
         bind: Option<SocketAddr>,
         health_idle_secs: u64,
+        slots: Option<SlotsView>,
     ) -> anyhow::Result<Self> {
         let metrics = Metrics::new().context("failed to register metrics")?;
         let health = Arc::new(Health::new(
@@ -86,6 +88,7 @@ impl Service {
                     addr,
                     metrics.registry.clone(),
                     health.clone(),
+                    slots,
                     cancel.clone(),
                 )
                 .await

@@ -2,7 +2,7 @@
 //! out to the TVU address (`sendmmsg`, straight from the receive buffers).
 
 use {
-    super::Forwarder,
+    super::{Forwarder, slots::SlotsView},
     crate::{
         metrics::{Health, Metrics},
         shred::ShredType,
@@ -13,7 +13,7 @@ use {
         io,
         net::{SocketAddr, UdpSocket},
         os::fd::AsFd,
-        time::Duration,
+        time::{Duration, Instant},
     },
     tokio_util::sync::CancellationToken,
 };
@@ -56,16 +56,28 @@ impl ForwardSockets {
     }
 }
 
-/// Runs until `cancel`: receives, decides, forwards, counts.
+/// How often the per-slot statistics are published for `GET /slots`.
+const PUBLISH_EVERY: Duration = Duration::from_secs(1);
+
+/// Runs until `cancel`: receives, decides, forwards, counts; publishes the per-slot statistics
+/// into `slots` about once a second.
 pub fn run_forward(
     sockets: ForwardSockets,
     mut forwarder: Forwarder,
     metrics: &Metrics,
     health: &Health,
+    slots: &SlotsView,
     cancel: &CancellationToken,
 ) -> io::Result<()> {
+    let mut published = Instant::now();
     let mut batch = RecvBatch::new(SLOT);
     while !cancel.is_cancelled() {
+        if published.elapsed() >= PUBLISH_EVERY {
+            published = Instant::now();
+            if let Ok(mut view) = slots.lock() {
+                *view = forwarder.slots().rows();
+            }
+        }
         let count = batch.recv(sockets.listen.as_fd(), false)?;
         if count == 0 {
             continue;

@@ -4,8 +4,25 @@
 use {
     crate::shred::{ShredHeader, ShredType, Slot},
     serde::Serialize,
-    std::collections::BTreeMap,
+    std::{
+        collections::BTreeMap,
+        sync::{Arc, Mutex},
+    },
 };
+
+/// The latest [`SlotStats::snapshot`], published by the forward loop about once a second for
+/// `GET /slots`.
+pub type SlotsView = Arc<Mutex<Vec<SlotRow>>>;
+
+/// One slot of `GET /slots`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SlotRow {
+    /// The slot.
+    pub slot: Slot,
+    /// Its counts.
+    #[serde(flatten)]
+    pub counts: SlotCounts,
+}
 
 /// Default window: 64 slots (about 25 s at 400 ms slots).
 pub const DEFAULT_SLOT_WINDOW: usize = 64;
@@ -119,6 +136,18 @@ impl SlotStats {
         self.slots
             .iter()
             .map(|(slot, counts)| (*slot, *counts))
+            .collect()
+    }
+
+    /// The window's slots as `GET /slots` rows, newest first.
+    pub fn rows(&self) -> Vec<SlotRow> {
+        self.slots
+            .iter()
+            .rev()
+            .map(|(slot, counts)| SlotRow {
+                slot: *slot,
+                counts: *counts,
+            })
             .collect()
     }
 }
