@@ -15,6 +15,16 @@ use {
 
 /// Most datagrams moved per `recvmmsg`/`sendmmsg` call.
 pub const MAX_BATCH: usize = 64;
+/// `UDP_SEGMENT` (linux/udp.h): a cmsg carrying the GSO segment size of a send.
+const UDP_SEGMENT: libc::c_int = 103;
+/// `UDP_GRO` (linux/udp.h): a socket option, and the cmsg carrying a received segment size.
+const UDP_GRO: libc::c_int = 104;
+/// Most datagrams in one GSO send (the kernel allows 64 or more).
+const MAX_SEGMENTS: usize = 64;
+/// Most payload bytes in one GSO send (one IP datagram).
+const MAX_GSO_BYTES: usize = 65_000;
+/// Per-message control buffer (room for one `cmsghdr` and an `int`), 8-byte aligned.
+type Control = [u64; 4];
 /// `sll_pkttype` of the kernel's copy of an outgoing frame.
 pub const PACKET_OUTGOING: u8 = libc::PACKET_OUTGOING;
 
@@ -206,6 +216,7 @@ pub struct RecvBatch {
     lens: [usize; MAX_BATCH],
     truncated: [bool; MAX_BATCH],
     pkttypes: [u8; MAX_BATCH],
+    segments: [usize; MAX_BATCH],
     count: usize,
 }
 
@@ -218,6 +229,7 @@ impl RecvBatch {
             lens: [0; MAX_BATCH],
             truncated: [false; MAX_BATCH],
             pkttypes: [0; MAX_BATCH],
+            segments: [0; MAX_BATCH],
             count: 0,
         }
     }
@@ -243,6 +255,15 @@ impl RecvBatch {
         self.truncated[i]
     }
 
+    /// The datagrams in buffer `i`: one, or with `UDP_GRO` several coalesced by the kernel,
+    /// each `segment` bytes but the last.
+    pub fn segments(&self, i: usize) -> Segments<'_> {
+        Segments {
+            rest: Some(self.datagram(i)),
+            size: self.segments[i],
+        }
+    }
+
     /// `sll_pkttype` of datagram `i` (packet sockets only; 0 otherwise).
     pub fn pkttype(&self, i: usize) -> u8 {
         self.pkttypes[i]
@@ -260,18 +281,22 @@ impl RecvBatch {
         let mut names: [libc::sockaddr_ll; MAX_BATCH] = unsafe { std::mem::zeroed() };
         // SAFETY: as above.
         let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
+        let mut controls: [Control; MAX_BATCH] = [[0; 4]; MAX_BATCH];
         for (i, chunk) in self.buf.chunks_mut(self.slot).enumerate().take(MAX_BATCH) {
             iovs[i].iov_base = chunk.as_mut_ptr().cast();
             iovs[i].iov_len = chunk.len();
             hdrs[i].msg_hdr.msg_iov = &mut iovs[i];
             hdrs[i].msg_hdr.msg_iovlen = 1;
+            hdrs[i].msg_hdr.msg_control = controls[i].as_mut_ptr().cast();
+            hdrs[i].msg_hdr.msg_controllen = size_of::<Control>();
             if packet_names {
                 hdrs[i].msg_hdr.msg_name = (&mut names[i] as *mut libc::sockaddr_ll).cast();
                 hdrs[i].msg_hdr.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
             }
         }
         // SAFETY: `hdrs` holds MAX_BATCH headers whose iovecs point into `self.buf` chunks
-        // (exclusively borrowed) and whose names point into `names`; all outlive the call.
+        // (exclusively borrowed), whose names point into `names` and whose control buffers into
+        // `controls`; all outlive the call.
         let ret = unsafe {
             libc::recvmmsg(
                 fd.as_raw_fd(),
@@ -302,10 +327,59 @@ impl RecvBatch {
                 } else {
                     0
                 };
+            self.segments[i] = gro_segment(&hdrs[i].msg_hdr);
         }
         self.count = count;
         Ok(count)
     }
+}
+
+/// The datagrams of one receive buffer (an empty datagram is one empty slice).
+#[derive(Debug)]
+pub struct Segments<'a> {
+    rest: Option<&'a [u8]>,
+    size: usize,
+}
+
+impl<'a> Iterator for Segments<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let rest = self.rest.take()?;
+        if self.size == 0 || rest.len() <= self.size {
+            return Some(rest);
+        }
+        let (segment, tail) = rest.split_at(self.size);
+        self.rest = Some(tail);
+        Some(segment)
+    }
+}
+
+/// The `UDP_GRO` segment size in a received message's control data, or 0.
+fn gro_segment(hdr: &libc::msghdr) -> usize {
+    if hdr.msg_controllen == 0 || hdr.msg_control.is_null() {
+        return 0;
+    }
+    // SAFETY: `hdr` is a message header the kernel just filled: its control pointer and length
+    // describe a live buffer holding well-formed cmsgs, which the CMSG macros walk within it.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(hdr);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_UDP && (*cmsg).cmsg_type == UDP_GRO {
+                let size = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
+                return usize::try_from(size).unwrap_or(0);
+            }
+            cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
+        }
+    }
+    0
+}
+
+/// Asks the kernel to coalesce received datagrams of one flow (`UDP_GRO`): one receive then
+/// brings many, see [`RecvBatch::segments`].
+pub fn enable_gro(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let one: libc::c_int = 1;
+    setsockopt(fd, libc::SOL_UDP, UDP_GRO, &one)
 }
 
 /// A socket address in the C layout.
@@ -438,6 +512,128 @@ pub fn send_batch(
         if sent == 0 {
             // Nothing taken and no error: skip one to guarantee progress.
             outcome.failed += 1;
+            offset += 1;
+        }
+    }
+    (outcome, last_error)
+}
+
+/// Whether an error of a GSO send means the path cannot segment (fall back to plain sends).
+fn gso_unsupported(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EIO | libc::EINVAL | libc::EOPNOTSUPP | libc::ENOPROTOOPT | libc::EMSGSIZE)
+    )
+}
+
+/// Sends `datagrams` to the connected peer, each run of equal-sized datagrams (the last of a run
+/// may be shorter) as one UDP GSO send: one pass through the stack per run instead of per
+/// datagram, the kernel (or the NIC) cuts it into the same datagrams. If the path cannot do
+/// GSO, `gso` is turned off and plain [`send_batch`] is used from then on.
+pub fn send_gso(
+    fd: BorrowedFd<'_>,
+    datagrams: &[&[u8]],
+    gso: &mut bool,
+) -> (SendOutcome, Option<io::Error>) {
+    if !*gso || datagrams.len() < 2 {
+        return send_batch(fd, datagrams, None);
+    }
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    while start < datagrams.len() {
+        let size = datagrams[start].len();
+        let (mut end, mut total) = (start + 1, size);
+        while end < datagrams.len() && end - start < MAX_SEGMENTS {
+            let next = datagrams[end].len();
+            if next == 0 || next > size || total + next > MAX_GSO_BYTES {
+                break;
+            }
+            total += next;
+            end += 1;
+            if next < size {
+                break;
+            }
+        }
+        runs.push((start, end));
+        start = end;
+    }
+    let mut iovs: Vec<libc::iovec> = datagrams
+        .iter()
+        .map(|d| libc::iovec {
+            iov_base: d.as_ptr().cast_mut().cast(),
+            iov_len: d.len(),
+        })
+        .collect();
+    let mut controls: Vec<Control> = vec![[0; 4]; runs.len()];
+    let mut hdrs: Vec<libc::mmsghdr> = Vec::with_capacity(runs.len());
+    for (k, &(start, end)) in runs.iter().enumerate() {
+        // SAFETY: all-zero is a valid mmsghdr; its pointers are set below.
+        let mut hdr: libc::mmsghdr = unsafe { std::mem::zeroed() };
+        hdr.msg_hdr.msg_iov = iovs[start..].as_mut_ptr();
+        hdr.msg_hdr.msg_iovlen = end - start;
+        if end - start > 1 {
+            hdr.msg_hdr.msg_control = controls[k].as_mut_ptr().cast();
+            // SAFETY: CMSG_SPACE only computes a size.
+            hdr.msg_hdr.msg_controllen =
+                unsafe { libc::CMSG_SPACE(size_of::<u16>() as u32) } as usize;
+            let segment = u16::try_from(datagrams[start].len()).unwrap_or(u16::MAX);
+            // SAFETY: msg_control points to `controls[k]`, which is larger than
+            // CMSG_SPACE(2) and 8-byte aligned, so the first cmsghdr and its 2 data bytes lie
+            // inside it.
+            unsafe {
+                let cmsg = libc::CMSG_FIRSTHDR(&hdr.msg_hdr);
+                (*cmsg).cmsg_level = libc::SOL_UDP;
+                (*cmsg).cmsg_type = UDP_SEGMENT;
+                (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as usize;
+                std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), segment);
+            }
+        }
+        hdrs.push(hdr);
+    }
+    let mut outcome = SendOutcome::default();
+    let mut last_error = None;
+    let mut retried = None;
+    let mut offset = 0;
+    while offset < runs.len() {
+        let pending = &mut hdrs[offset..];
+        let count = pending.len().min(1024) as libc::c_uint;
+        // SAFETY: every header points at iovecs in `iovs` (which point at the borrowed, only
+        // read datagrams) and at control data in `controls`; none of these vectors is resized
+        // after the pointers were taken, and all outlive the call.
+        let ret = unsafe { libc::sendmmsg(fd.as_raw_fd(), pending.as_mut_ptr(), count, 0) };
+        if ret < 0 {
+            let err = io::Error::last_os_error();
+            let (start, end) = runs[offset];
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            if err.kind() == io::ErrorKind::ConnectionRefused && retried != Some(offset) {
+                retried = Some(offset);
+                last_error = Some(err);
+                continue;
+            }
+            if end - start > 1 && gso_unsupported(&err) {
+                *gso = false;
+                let (rest, error) = send_batch(fd, &datagrams[start..], None);
+                outcome.sent += rest.sent;
+                outcome.bytes += rest.bytes;
+                outcome.failed += rest.failed;
+                return (outcome, error.or(Some(err)));
+            }
+            outcome.failed += end - start;
+            offset += 1;
+            last_error = Some(err);
+            continue;
+        }
+        let sent = ret as usize;
+        for &(start, end) in &runs[offset..offset + sent] {
+            outcome.sent += end - start;
+            outcome.bytes += datagrams[start..end].iter().map(|d| d.len()).sum::<usize>();
+        }
+        offset += sent;
+        if sent == 0 {
+            let (start, end) = runs[offset];
+            outcome.failed += end - start;
             offset += 1;
         }
     }

@@ -79,6 +79,8 @@ impl CaptureSource {
 struct Destination {
     addr: SocketAddr,
     socket: UdpSocket,
+    /// Whether the path takes UDP GSO sends (turned off at the first refusal).
+    gso: bool,
 }
 
 /// Runs until `cancel`: captures, re-checks, frames with `sender`, sends to each of
@@ -91,7 +93,7 @@ pub fn run_capture(
     health: &Health,
     cancel: &CancellationToken,
 ) -> io::Result<()> {
-    let destinations = destinations
+    let mut destinations = destinations
         .iter()
         .map(|addr| {
             let unspecified = if addr.is_ipv4() {
@@ -105,6 +107,7 @@ pub fn run_capture(
             Ok(Destination {
                 addr: *addr,
                 socket,
+                gso: true,
             })
         })
         .collect::<io::Result<Vec<_>>>()?;
@@ -175,8 +178,9 @@ pub fn run_capture(
         let datagrams: Vec<&[u8]> = (0..framed)
             .map(|i| &out_buf[i * OUT_SLOT..i * OUT_SLOT + lens[i]])
             .collect();
-        for destination in &destinations {
-            let (outcome, error) = sys::send_batch(destination.socket.as_fd(), &datagrams, None);
+        for destination in &mut destinations {
+            let (outcome, error) =
+                sys::send_gso(destination.socket.as_fd(), &datagrams, &mut destination.gso);
             metrics.sent_packets.inc_by(outcome.sent as u64);
             metrics.sent_bytes.inc_by(outcome.bytes as u64);
             if outcome.failed > 0 {

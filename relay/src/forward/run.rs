@@ -4,7 +4,7 @@
 use {
     super::{Forwarder, slots::SlotsView},
     crate::{
-        metrics::{Health, Metrics},
+        metrics::{DropReason, Health, Metrics},
         shred::ShredType,
         sys::{self, RecvBatch},
         udp_socket, unix_nanos,
@@ -18,8 +18,8 @@ use {
     tokio_util::sync::CancellationToken,
 };
 
-/// Receive slot size: larger than any tunnel datagram over a 1500-byte MTU.
-const SLOT: usize = 2048;
+/// Receive slot size: room for a `UDP_GRO` train of datagrams (at most 64 KiB).
+const SLOT: usize = 65_536;
 
 /// The forward side's sockets.
 #[derive(Debug)]
@@ -33,6 +33,10 @@ impl ForwardSockets {
     /// Binds the tunnel (or raw) socket on `listen` and a sending socket for `tvu`.
     pub fn bind(listen: SocketAddr, tvu: SocketAddr, recv_buffer: usize) -> io::Result<Self> {
         let listen = udp_socket(listen, recv_buffer, Some(Duration::from_millis(100)))?;
+        // The kernel may hand over a train of datagrams of one sender at once.
+        if let Err(error) = sys::enable_gro(listen.as_fd()) {
+            tracing::debug!(%error, "UDP_GRO not available");
+        }
         let unspecified = if tvu.is_ipv4() {
             SocketAddr::from(([0, 0, 0, 0], 0))
         } else {
@@ -71,6 +75,7 @@ pub fn run_forward(
 ) -> io::Result<()> {
     let mut published = Instant::now();
     let mut batch = RecvBatch::new(SLOT);
+    let mut gso = true;
     while !cancel.is_cancelled() {
         if published.elapsed() >= PUBLISH_EVERY {
             published = Instant::now();
@@ -84,55 +89,21 @@ pub fn run_forward(
         }
         let now = unix_nanos();
         let mut out: Vec<&[u8]> = Vec::with_capacity(count);
-        let mut received_bytes = 0;
+        let (mut received, mut received_bytes) = (0u64, 0u64);
         for i in 0..count {
-            let datagram = batch.datagram(i);
-            received_bytes += datagram.len() as u64;
             if batch.truncated(i) {
-                metrics.drop_packets(crate::metrics::DropReason::Oversize, 1);
+                received += 1;
+                received_bytes += batch.datagram(i).len() as u64;
+                metrics.drop_packets(DropReason::Oversize, 1);
                 continue;
             }
-            let processed = forwarder.process(datagram, now);
-            if let Some(event) = processed.seq {
-                metrics.seq_gaps.inc_by(event.gap);
-                if event.reordered {
-                    metrics.reordered.inc();
-                }
-                if event.new_session {
-                    metrics.sessions.inc();
-                    tracing::info!(sessions = forwarder.replay.sessions(), "new tunnel session");
-                }
-            }
-            match processed.result {
-                Ok(accepted) => {
-                    match accepted.shred.shred_type() {
-                        ShredType::Data => metrics.data_shreds.inc(),
-                        ShredType::Code => metrics.code_shreds.inc(),
-                    }
-                    if let Some(latency) = accepted.latency_ns {
-                        metrics.latency.observe(latency as f64 * 1e-9);
-                    }
-                    if let Some(retired) = accepted.retired {
-                        metrics
-                            .shreds_per_slot
-                            .observe(f64::from(retired.counts.shreds()));
-                        tracing::debug!(
-                            slot = retired.slot,
-                            data = retired.counts.data,
-                            code = retired.counts.code,
-                            last_index = ?retired.counts.last_index,
-                            "slot statistics"
-                        );
-                    }
-                    out.push(accepted.payload);
-                }
-                Err(reason) => {
-                    metrics.drop_packets(reason, 1);
-                    tracing::trace!(reason = reason.label(), len = datagram.len(), "dropped");
-                }
+            for datagram in batch.segments(i) {
+                received += 1;
+                received_bytes += datagram.len() as u64;
+                handle(&mut forwarder, datagram, now, metrics, &mut out);
             }
         }
-        metrics.received_packets.inc_by(count as u64);
+        metrics.received_packets.inc_by(received);
         metrics.received_bytes.inc_by(received_bytes);
         if let Some(slot) = forwarder.slots().latest() {
             metrics
@@ -142,7 +113,7 @@ pub fn run_forward(
         if out.is_empty() {
             continue;
         }
-        let (outcome, error) = sys::send_batch(sockets.send.as_fd(), &out, None);
+        let (outcome, error) = sys::send_gso(sockets.send.as_fd(), &out, &mut gso);
         metrics.forwarded_packets.inc_by(outcome.sent as u64);
         metrics.forwarded_bytes.inc_by(outcome.bytes as u64);
         if outcome.sent > 0 {
@@ -157,4 +128,53 @@ pub fn run_forward(
         }
     }
     Ok(())
+}
+
+/// Decides about one datagram, counts, and queues an accepted shred in `out`.
+fn handle<'a>(
+    forwarder: &mut Forwarder,
+    datagram: &'a [u8],
+    now: u64,
+    metrics: &Metrics,
+    out: &mut Vec<&'a [u8]>,
+) {
+    let processed = forwarder.process(datagram, now);
+    if let Some(event) = processed.seq {
+        metrics.seq_gaps.inc_by(event.gap);
+        if event.reordered {
+            metrics.reordered.inc();
+        }
+        if event.new_session {
+            metrics.sessions.inc();
+            tracing::info!(sessions = forwarder.replay.sessions(), "new tunnel session");
+        }
+    }
+    match processed.result {
+        Ok(accepted) => {
+            match accepted.shred.shred_type() {
+                ShredType::Data => metrics.data_shreds.inc(),
+                ShredType::Code => metrics.code_shreds.inc(),
+            }
+            if let Some(latency) = accepted.latency_ns {
+                metrics.latency.observe(latency as f64 * 1e-9);
+            }
+            if let Some(retired) = accepted.retired {
+                metrics
+                    .shreds_per_slot
+                    .observe(f64::from(retired.counts.shreds()));
+                tracing::debug!(
+                    slot = retired.slot,
+                    data = retired.counts.data,
+                    code = retired.counts.code,
+                    last_index = ?retired.counts.last_index,
+                    "slot statistics"
+                );
+            }
+            out.push(accepted.payload);
+        }
+        Err(reason) => {
+            metrics.drop_packets(reason, 1);
+            tracing::trace!(reason = reason.label(), len = datagram.len(), "dropped");
+        }
+    }
 }
