@@ -511,3 +511,46 @@ fn udp_listen_capture_health_and_clean_shutdown() {
         assert!(proc.log_text().contains("stopped"));
     }
 }
+
+#[test]
+fn keygen_writes_a_private_key_once_and_flags_conflict_clearly() {
+    use std::{os::unix::fs::PermissionsExt, process::Command};
+    let dir = tempfile::tempdir().unwrap();
+    let path = keygen(dir.path());
+    let text = std::fs::read_to_string(&path).unwrap();
+    Key::parse(&text).expect("a key file relay reads");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let again = Command::new(RELAY)
+        .args(["keygen", "--outfile"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!again.status.success(), "overwrote an existing key");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    let conflict = Command::new(RELAY)
+        .args([
+            "forward",
+            "--listen",
+            "127.0.0.1:0",
+            "--to",
+            "127.0.0.1:1",
+            "--raw",
+            "--key",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!conflict.status.success());
+    assert!(String::from_utf8_lossy(&conflict.stderr).contains("cannot be used with"));
+    let neither = Command::new(RELAY)
+        .args(["capture", "--to", "127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert!(
+        !neither.status.success(),
+        "capture needs --interface or --listen"
+    );
+}
