@@ -25,6 +25,40 @@ use {
     },
 };
 
+/// Lets a repeated warning through at most once per interval, so that a dead peer or a downed
+/// interface does not flood the log.
+#[derive(Debug)]
+pub struct LogLimiter {
+    every: Duration,
+    last: Option<std::time::Instant>,
+    suppressed: u64,
+}
+
+impl LogLimiter {
+    /// At most one message per `every`.
+    pub fn new(every: Duration) -> Self {
+        Self {
+            every,
+            last: None,
+            suppressed: 0,
+        }
+    }
+
+    /// `Some(messages suppressed since the last one)` when a message may go out now.
+    pub fn ready(&mut self) -> Option<u64> {
+        let now = std::time::Instant::now();
+        if self
+            .last
+            .is_some_and(|last| now.duration_since(last) < self.every)
+        {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
+
 /// Now, in ns since the Unix epoch (0 before 1970).
 pub fn unix_nanos() -> u64 {
     SystemTime::now()

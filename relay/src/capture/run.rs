@@ -4,6 +4,7 @@
 use {
     super::{TunnelSender, check_frame, filter},
     crate::{
+        LogLimiter,
         metrics::{DropReason, Health, Metrics},
         sys::{self, PacketSocket, RecvBatch},
         tunnel, udp_socket, unix_nanos,
@@ -21,6 +22,8 @@ use {
 const SLOT: usize = 2048;
 const OUT_SLOT: usize = SLOT + tunnel::max_overhead();
 const STATS_EVERY: Duration = Duration::from_secs(1);
+/// Repeated warnings go out at most this often.
+const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// Where captured packets come from.
 #[derive(Debug)]
@@ -79,6 +82,7 @@ impl CaptureSource {
 struct Destination {
     addr: SocketAddr,
     socket: UdpSocket,
+    warn: LogLimiter,
     /// Whether the path takes UDP GSO sends (turned off at the first refusal).
     gso: bool,
 }
@@ -108,6 +112,7 @@ pub fn run_capture(
                 addr: *addr,
                 socket,
                 gso: true,
+                warn: LogLimiter::new(WARN_EVERY),
             })
         })
         .collect::<io::Result<Vec<_>>>()?;
@@ -119,6 +124,7 @@ pub fn run_capture(
     let mut out_buf = vec![0u8; OUT_SLOT * sys::MAX_BATCH];
     let mut lens = [0usize; sys::MAX_BATCH];
     let mut last_stats = Instant::now();
+    let mut down_warn = LogLimiter::new(WARN_EVERY);
     while !cancel.is_cancelled() {
         if let CaptureSource::Interface { socket, .. } = &source
             && last_stats.elapsed() >= STATS_EVERY
@@ -129,7 +135,19 @@ pub fn run_capture(
                 Err(error) => tracing::warn!(%error, "PACKET_STATISTICS failed"),
             }
         }
-        let count = batch.recv(source.fd(), packet_names)?;
+        let count = match batch.recv(source.fd(), packet_names) {
+            Ok(count) => count,
+            // The interface went down: the kernel says so once, and capture resumes when it
+            // comes back up.
+            Err(error) if error.raw_os_error() == Some(libc::ENETDOWN) => {
+                if let Some(suppressed) = down_warn.ready() {
+                    tracing::warn!(%error, suppressed, "capture interface down");
+                }
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
         if count == 0 {
             continue;
         }
@@ -185,7 +203,15 @@ pub fn run_capture(
             metrics.sent_bytes.inc_by(outcome.bytes as u64);
             if outcome.failed > 0 {
                 metrics.send_errors.inc_by(outcome.failed as u64);
-                tracing::warn!(failed = outcome.failed, error = ?error, to = %destination.addr, "tunnel send failed");
+                if let Some(suppressed) = destination.warn.ready() {
+                    tracing::warn!(
+                        failed = outcome.failed,
+                        suppressed,
+                        error = ?error,
+                        to = %destination.addr,
+                        "tunnel send failed"
+                    );
+                }
             }
         }
     }

@@ -4,6 +4,7 @@
 use {
     super::{Forwarder, slots::SlotsView},
     crate::{
+        LogLimiter,
         metrics::{DropReason, Health, Metrics},
         shred::ShredType,
         sys::{self, RecvBatch},
@@ -76,6 +77,7 @@ pub fn run_forward(
     let mut published = Instant::now();
     let mut batch = RecvBatch::new(SLOT);
     let mut gso = true;
+    let mut send_warn = LogLimiter::new(Duration::from_secs(10));
     while !cancel.is_cancelled() {
         if published.elapsed() >= PUBLISH_EVERY {
             published = Instant::now();
@@ -124,7 +126,16 @@ pub fn run_forward(
         }
         if outcome.failed > 0 {
             metrics.send_errors.inc_by(outcome.failed as u64);
-            tracing::warn!(failed = outcome.failed, error = ?error, tvu = %sockets.tvu, "send to TVU failed");
+            let Some(suppressed) = send_warn.ready() else {
+                continue;
+            };
+            tracing::warn!(
+                suppressed,
+                failed = outcome.failed,
+                error = ?error,
+                tvu = %sockets.tvu,
+                "send to TVU failed"
+            );
         }
     }
     Ok(())
