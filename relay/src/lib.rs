@@ -7,6 +7,7 @@
 //! [`forward::Forwarder`]. I/O: [`sys`] (the only `unsafe`), the `run` loops, [`http`].
 
 pub mod capture;
+pub mod compare;
 pub mod forward;
 pub mod http;
 pub mod metrics;

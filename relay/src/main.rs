@@ -21,6 +21,8 @@ enum Command {
     Capture(cmd::capture::CaptureArgs),
     /// Receive the tunnel (or socat's raw datagrams), check, unwrap and forward to the TVU.
     Forward(cmd::forward::ForwardArgs),
+    /// On the validator's host: which path, relayed or direct, delivers each shred first.
+    Compare(cmd::compare::CompareArgs),
     /// Write a new random tunnel key file.
     Keygen(cmd::keygen::KeygenArgs),
     /// Send genuine-layout test shreds (for tests and the benchmark).
@@ -36,5 +38,6 @@ fn main() -> anyhow::Result<()> {
         Command::TestSend(args) => cmd::test_send::run(args),
         Command::Capture(args) => cmd::runtime()?.block_on(cmd::capture::run(args)),
         Command::Forward(args) => cmd::runtime()?.block_on(cmd::forward::run(args)),
+        Command::Compare(args) => cmd::runtime()?.block_on(cmd::compare::run(args)),
     }
 }

@@ -3,8 +3,8 @@
 
 use {
     prometheus::{
-        Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-        exponential_buckets,
+        Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+        Registry, exponential_buckets,
     },
     std::sync::atomic::{AtomicU64, Ordering},
 };
@@ -45,6 +45,12 @@ pub const SHREDS: &str = "relay_shreds_total";
 pub const LATEST_SLOT: &str = "relay_latest_slot";
 /// Shreds forwarded per slot, observed when a slot leaves the per-slot window.
 pub const SHREDS_PER_SLOT: &str = "relay_shreds_per_slot";
+/// `relay compare`: distinct shreds seen, label `path` = `direct` | `relayed`.
+pub const COMPARE_SHREDS: &str = "relay_compare_shreds_total";
+/// `relay compare`: shreds seen on both paths, by the path that delivered first (`path`).
+pub const COMPARE_FIRST: &str = "relay_compare_first_total";
+/// `relay compare`: how much earlier the first path delivered, by that path (`path`).
+pub const COMPARE_LEAD: &str = "relay_compare_lead_seconds";
 /// Unix time of the last packet (capture: captured; forward: forwarded).
 pub const LAST_PACKET: &str = "relay_last_packet_timestamp_seconds";
 
@@ -172,6 +178,9 @@ pub struct Metrics {
     pub shreds_per_slot: Histogram,
     /// See [`LAST_PACKET`].
     pub last_packet: IntGauge,
+    compare_shreds: IntCounterVec,
+    compare_first: IntCounterVec,
+    compare_lead: HistogramVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> prometheus::Result<IntCounter> {
@@ -213,6 +222,28 @@ impl Metrics {
         registry.register(Box::new(latest_slot.clone()))?;
         let last_packet = IntGauge::new(LAST_PACKET, "Unix time of the last packet")?;
         registry.register(Box::new(last_packet.clone()))?;
+        let compare_shreds = IntCounterVec::new(
+            Opts::new(COMPARE_SHREDS, "Distinct shreds seen, by path"),
+            &["path"],
+        )?;
+        registry.register(Box::new(compare_shreds.clone()))?;
+        let compare_first = IntCounterVec::new(
+            Opts::new(
+                COMPARE_FIRST,
+                "Shreds seen on both paths, by the path that was first",
+            ),
+            &["path"],
+        )?;
+        registry.register(Box::new(compare_first.clone()))?;
+        let compare_lead = HistogramVec::new(
+            HistogramOpts::new(
+                COMPARE_LEAD,
+                "How much earlier the first path delivered a shred",
+            )
+            .buckets(exponential_buckets(1e-5, 2.0, 20)?),
+            &["path"],
+        )?;
+        registry.register(Box::new(compare_lead.clone()))?;
         Ok(Self {
             captured_packets: counter(r, CAPTURED_PACKETS, "Packets captured")?,
             captured_bytes: counter(r, CAPTURED_BYTES, "Bytes captured")?,
@@ -238,8 +269,26 @@ impl Metrics {
             latest_slot,
             shreds_per_slot,
             last_packet,
+            compare_shreds,
+            compare_first,
+            compare_lead,
             registry,
         })
+    }
+
+    /// See [`COMPARE_SHREDS`].
+    pub fn compare_shreds(&self, path: crate::compare::Path) -> IntCounter {
+        self.compare_shreds.with_label_values(&[path.label()])
+    }
+
+    /// See [`COMPARE_FIRST`].
+    pub fn compare_first(&self, path: crate::compare::Path) -> IntCounter {
+        self.compare_first.with_label_values(&[path.label()])
+    }
+
+    /// See [`COMPARE_LEAD`].
+    pub fn compare_lead(&self, path: crate::compare::Path) -> Histogram {
+        self.compare_lead.with_label_values(&[path.label()])
     }
 
     /// Counts `count` packets dropped for `reason`.
@@ -301,7 +350,7 @@ mod tests {
             assert!(name.starts_with("relay_"), "{name}");
             for metric in family.get_metric() {
                 for label in metric.get_label() {
-                    assert!(["reason", "type"].contains(&label.name()), "{name}");
+                    assert!(["reason", "type", "path"].contains(&label.name()), "{name}");
                 }
             }
         }

@@ -554,3 +554,48 @@ fn keygen_writes_a_private_key_once_and_flags_conflict_clearly() {
         "capture needs --interface or --listen"
     );
 }
+
+#[test]
+fn compare_tells_which_path_delivered_first() {
+    if !require_root("compare_tells_which_path_delivered_first") {
+        return;
+    }
+    let net = Net::new();
+    // In the capture namespace standing in for the validator host: turbine arrives on the
+    // mirror link (direct), the relay delivers over lo (relayed).
+    let cmp = Proc::relay(
+        &net.capture,
+        &[
+            "compare",
+            "--direct-interface",
+            &net.mirror_if,
+            "--relayed-interface",
+            "lo",
+            "--port",
+            "20000",
+            "--metrics-bind",
+            &format!("{}:0", net.capture_backbone),
+        ],
+    );
+    let m = cmp.addr("metrics");
+    let get = |name: &str, path: &str| metric(&m, &format!("{name}{{path=\"{path}\"}}"));
+    // Shreds 0..150 directly, then 0..100 and 150..200 through the relay path.
+    net.send(&format!("{}:20000", net.target_v4), 150, 0, 0);
+    wait_until(SETTLE, "direct shreds", || {
+        get("relay_compare_shreds_total", "direct") >= 150.0
+    });
+    send_in(&net.capture, "127.0.0.1:20000", 100, 0, 0, &[]);
+    send_in(&net.capture, "127.0.0.1:20000", 50, 150, 0, &[]);
+    wait_until(SETTLE, "relayed shreds", || {
+        get("relay_compare_shreds_total", "relayed") >= 150.0
+    });
+    assert_eq!(get("relay_compare_shreds_total", "direct"), 150.0);
+    assert_eq!(
+        get("relay_compare_shreds_total", "relayed"),
+        150.0,
+        "lo seen once per packet"
+    );
+    assert_eq!(get("relay_compare_first_total", "direct"), 100.0);
+    assert_eq!(get("relay_compare_first_total", "relayed"), 0.0);
+    assert_eq!(get("relay_compare_lead_seconds_count", "direct"), 100.0);
+}

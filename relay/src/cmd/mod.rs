@@ -2,6 +2,7 @@
 //! endpoint, the data-path thread and the ready file.
 
 pub(crate) mod capture;
+pub(crate) mod compare;
 pub(crate) mod forward;
 pub(crate) mod keygen;
 pub(crate) mod test_send;
