@@ -51,6 +51,8 @@ pub const COMPARE_SHREDS: &str = "relay_compare_shreds_total";
 pub const COMPARE_FIRST: &str = "relay_compare_first_total";
 /// `relay compare`: how much earlier the first path delivered, by that path (`path`).
 pub const COMPARE_LEAD: &str = "relay_compare_lead_seconds";
+/// `relay compare`: shreds queued between its capture threads and the comparer.
+pub const COMPARE_QUEUE_LEN: &str = "relay_compare_queue_len";
 /// Unix time of the last packet (capture: captured; forward: forwarded).
 pub const LAST_PACKET: &str = "relay_last_packet_timestamp_seconds";
 
@@ -181,6 +183,8 @@ pub struct Metrics {
     compare_shreds: IntCounterVec,
     compare_first: IntCounterVec,
     compare_lead: HistogramVec,
+    /// See [`COMPARE_QUEUE_LEN`].
+    pub compare_queue_len: IntGauge,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> prometheus::Result<IntCounter> {
@@ -244,6 +248,11 @@ impl Metrics {
             &["path"],
         )?;
         registry.register(Box::new(compare_lead.clone()))?;
+        let compare_queue_len = IntGauge::new(
+            COMPARE_QUEUE_LEN,
+            "Shreds queued between the compare capture threads and the comparer",
+        )?;
+        registry.register(Box::new(compare_queue_len.clone()))?;
         Ok(Self {
             captured_packets: counter(r, CAPTURED_PACKETS, "Packets captured")?,
             captured_bytes: counter(r, CAPTURED_BYTES, "Bytes captured")?,
@@ -272,6 +281,7 @@ impl Metrics {
             compare_shreds,
             compare_first,
             compare_lead,
+            compare_queue_len,
             registry,
         })
     }

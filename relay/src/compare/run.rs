@@ -81,6 +81,7 @@ fn capture_path(
                 continue;
             };
             // Blocks when the comparer falls behind: the kernel then drops and counts.
+            metrics.compare_queue_len.inc();
             if queue.send((path, header, now)).is_err() {
                 return Ok(());
             }
@@ -120,6 +121,7 @@ pub fn run_compare(
         loop {
             match receiver.recv_timeout(Duration::from_millis(100)) {
                 Ok((path, header, at)) => {
+                    metrics.compare_queue_len.dec();
                     health.packet(at);
                     match comparer.record(&header, path, at) {
                         Sighting::First => metrics.compare_shreds(path).inc(),
