@@ -8,6 +8,7 @@
 
 pub mod capture;
 pub mod compare;
+pub mod config;
 pub mod forward;
 pub mod http;
 pub mod metrics;

@@ -36,6 +36,17 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("failed to build the tokio runtime")
 }
 
+/// Reads the settings file, or gives the defaults without one.
+pub(crate) fn load_config(path: Option<&Path>) -> anyhow::Result<relay::config::RelayConfig> {
+    let Some(path) = path else {
+        return Ok(relay::config::RelayConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read settings file {}", path.display()))?;
+    relay::config::RelayConfig::parse(&text)
+        .with_context(|| format!("bad settings file {}", path.display()))
+}
+
 /// Reads a key file written by `relay keygen`.
 pub(crate) fn read_key(path: &Path) -> anyhow::Result<Key> {
     let text = std::fs::read_to_string(path)

@@ -22,7 +22,7 @@ use {
 
 /// What the forward side accepts.
 #[derive(Debug, Clone)]
-pub struct ForwardConfig {
+pub struct ForwarderConfig {
     /// Bare IP + UDP + payload datagrams (socat `type=2`) instead of tunnel datagrams.
     pub raw: bool,
     /// Tunnel key: without it, MACs are not checked.
@@ -37,7 +37,7 @@ pub struct ForwardConfig {
     pub replay: ReplayConfig,
 }
 
-impl Default for ForwardConfig {
+impl Default for ForwarderConfig {
     fn default() -> Self {
         Self {
             raw: false,
@@ -75,7 +75,7 @@ pub struct Processed<'a> {
 /// The forward side's state: sessions, dedup window, slot statistics.
 #[derive(Debug)]
 pub struct Forwarder {
-    config: ForwardConfig,
+    config: ForwarderConfig,
     replay: ReplayGuard,
     dedup: DedupWindow,
     slots: SlotStats,
@@ -106,7 +106,7 @@ fn replay_reason(error: ReplayError) -> DropReason {
 
 impl Forwarder {
     /// A forwarder with empty state.
-    pub fn new(config: ForwardConfig) -> Self {
+    pub fn new(config: ForwarderConfig) -> Self {
         Self {
             replay: ReplayGuard::new(config.replay),
             dedup: DedupWindow::new(config.dedup_capacity),
@@ -210,10 +210,10 @@ mod tests {
     }
 
     fn keyed() -> Forwarder {
-        Forwarder::new(ForwardConfig {
+        Forwarder::new(ForwarderConfig {
             key: Some(Key::from_bytes([5; 32])),
             shred_version: Some(42),
-            ..ForwardConfig::default()
+            ..ForwarderConfig::default()
         })
     }
 
@@ -290,9 +290,9 @@ mod tests {
 
     #[test]
     fn raw_mode_takes_socat_datagrams() {
-        let mut f = Forwarder::new(ForwardConfig {
+        let mut f = Forwarder::new(ForwarderConfig {
             raw: true,
-            ..ForwardConfig::default()
+            ..ForwarderConfig::default()
         });
         let inner = packet(9, 1);
         assert_eq!(f.process(&inner, NOW).result.unwrap().payload, &inner[28..]);
@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn bare_payloads_skip_the_unwrap() {
-        let mut f = Forwarder::new(ForwardConfig::default());
+        let mut f = Forwarder::new(ForwarderConfig::default());
         let shred = build_shred(&ShredSpec::nth(3, 5, 1));
         let mut out = vec![0u8; 2048];
         let header = TunnelHeader {
@@ -323,7 +323,7 @@ mod tests {
     proptest! {
         #[test]
         fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..1500), raw in any::<bool>()) {
-            let mut f = Forwarder::new(ForwardConfig { raw, ..ForwardConfig::default() });
+            let mut f = Forwarder::new(ForwarderConfig { raw, ..ForwarderConfig::default() });
             let _ = f.process(&bytes, NOW);
         }
 
