@@ -310,7 +310,7 @@ async fn a_wrong_upstream_state_hash_is_never_committed() {
     source.set_first_available_slot(BASE + 1);
     let mut hashes = produce(&source, &reference, BASE + 1..=BASE + 3, &[]);
     // Re-insert slot 102 claiming another state hash.
-    hashes[1].1 = Hash::new_unique();
+    hashes[1].1 = Hash::new_from_array([0xab; 32]);
     let writes = workload::SyntheticSlots {
         accounts: SyntheticAccounts::new(SEED),
         keyspace: 2_500,

@@ -8,15 +8,19 @@ use {
     crate::state::{ReplicaState, UpstreamStatus},
     replication_proto::{
         SlotInfo, SlotStatus,
-        transport::{ClientError, ReplicationClient, ReplicationClientConfig, Upstream},
+        transport::{
+            ClientError, REFUSED_RETRY_INTERVAL, ReplicationClient, ReplicationClientConfig,
+            RetryAdvice, Upstream,
+        },
     },
     solana_clock::Slot,
     solana_keypair::Keypair,
     std::{
-        collections::{HashSet, VecDeque},
+        collections::{HashMap, HashSet, VecDeque},
         sync::Arc,
-        time::Duration,
+        time::{Duration, Instant},
     },
+    tokio::sync::watch,
     tokio_util::{sync::CancellationToken, task::AbortOnDropHandle},
 };
 
@@ -27,15 +31,23 @@ const FETCH_AHEAD_SLOTS: usize = 4;
 const DEFAULT_LONG_POLL: Duration = Duration::from_secs(1);
 const DEFAULT_BACKOFF_MIN: Duration = Duration::from_millis(200);
 const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(10);
+const DEFAULT_RETURN_AFTER: Duration = Duration::from_secs(30);
+const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
     /// Upstreams in order of preference.
     pub upstreams: Vec<Upstream>,
+    /// A list that replaces `upstreams` whenever it changes (an upstream published in etcd).
+    pub updates: Option<watch::Receiver<Vec<Upstream>>>,
     /// How long one long-poll may wait for news.
     pub long_poll: Duration,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    /// How long the preferred upstream must keep answering before this replica returns to it.
+    pub return_after: Duration,
+    /// How often the preferred upstream is probed while another one is followed.
+    pub probe_interval: Duration,
     pub client: ReplicationClientConfig,
 }
 
@@ -43,10 +55,21 @@ impl SyncConfig {
     pub fn new(upstreams: Vec<Upstream>) -> Self {
         Self {
             upstreams,
+            updates: None,
             long_poll: DEFAULT_LONG_POLL,
             backoff_min: DEFAULT_BACKOFF_MIN,
             backoff_max: DEFAULT_BACKOFF_MAX,
+            return_after: DEFAULT_RETURN_AFTER,
+            probe_interval: DEFAULT_PROBE_INTERVAL,
             client: ReplicationClientConfig::default(),
+        }
+    }
+
+    /// The upstreams in order of preference, as they stand now.
+    fn current(&self) -> Vec<Upstream> {
+        match &self.updates {
+            Some(updates) => updates.borrow().clone(),
+            None => self.upstreams.clone(),
         }
     }
 }
@@ -75,28 +98,97 @@ pub enum SyncError {
 
 enum Followed {
     Cancelled,
-    NeedsBootstrap(String),
+    /// The upstream no longer retains what this replica needs next (another upstream may).
+    PastRetention(String),
+    /// This replica's state diverged from the upstream's: only a new bootstrap helps.
+    Diverged(String),
+    /// Follow another upstream now: the list changed, or the preferred one is back.
+    Switch,
 }
 
 fn upstream_name(upstream: &Upstream) -> String {
     format!("{}={}", upstream.addr, upstream.identity)
 }
 
-/// Follows the upstreams until cancelled or until the store needs a new bootstrap.
+/// Per-upstream bookkeeping of the follow loop.
+#[derive(Debug, Default)]
+struct UpstreamMarks {
+    /// Refused this replica (allowlist, identity, version) until then; logged once.
+    refused_until: HashMap<Upstream, Instant>,
+    /// Said the slots after this root are past its retention.
+    past_retention: HashMap<Upstream, Slot>,
+}
+
+impl UpstreamMarks {
+    /// The upstream to follow: the most preferred one from `start` on that has not refused
+    /// this replica recently nor said it cannot serve from `root`.
+    fn pick(&self, list: &[Upstream], start: usize, root: Slot, now: Instant) -> Option<usize> {
+        (0..list.len())
+            .map(|offset| (start + offset) % list.len())
+            .find(|&index| {
+                let upstream = &list[index];
+                self.refused_until
+                    .get(upstream)
+                    .is_none_or(|until| *until <= now)
+                    && self
+                        .past_retention
+                        .get(upstream)
+                        .is_none_or(|at| *at != root)
+            })
+    }
+
+    /// When the earliest refusal ends, if every upstream is refused.
+    fn all_refused_until(&self, list: &[Upstream], now: Instant) -> Option<Instant> {
+        list.iter()
+            .map(|upstream| self.refused_until.get(upstream).copied())
+            .collect::<Option<Vec<_>>>()
+            .and_then(|untils| untils.into_iter().filter(|until| *until > now).min())
+    }
+}
+
+/// Follows the upstreams until cancelled or until the store needs a new bootstrap. The most
+/// preferred upstream is followed; on a failure the next one is tried (with backoff), and the
+/// replica returns to the preferred one once it has answered for `return_after`. An upstream
+/// that refuses this replica is retried only every [`REFUSED_RETRY_INTERVAL`]. When one upstream
+/// no longer retains the slots this replica needs, the others are asked before a new bootstrap.
 pub async fn run(
     state: Arc<ReplicaState>,
     identity: Arc<Keypair>,
-    config: SyncConfig,
+    mut config: SyncConfig,
     cancel: CancellationToken,
 ) -> SyncExit {
-    if config.upstreams.is_empty() {
-        cancel.cancelled().await;
-        return SyncExit::Cancelled;
-    }
     let mut index = 0;
     let mut backoff = config.backoff_min;
+    let mut marks = UpstreamMarks::default();
     loop {
-        let upstream = config.upstreams[index];
+        let list = config.current();
+        let root = state.root_slot().unwrap_or_default();
+        let now = Instant::now();
+        let Some(picked) = (!list.is_empty())
+            .then(|| marks.pick(&list, index.min(list.len() - 1), root, now))
+            .flatten()
+        else {
+            if !list.is_empty() && marks.all_refused_until(&list, now).is_none() {
+                // Every upstream said it cannot serve from this root.
+                let reason =
+                    format!("no upstream retains the slots after this replica's root {root}");
+                tracing::error!(%reason, "a new bootstrap is needed");
+                state.set_needs_bootstrap(Some(reason.clone()));
+                return SyncExit::NeedsBootstrap { reason };
+            }
+            // No upstream, or all of them refuse this replica: wait for a change.
+            let wake = marks
+                .all_refused_until(&list, now)
+                .map_or(config.backoff_max, |until| until - now);
+            tokio::select! {
+                _ = cancel.cancelled() => return SyncExit::Cancelled,
+                _ = list_changed(&mut config.updates) => {}
+                _ = tokio::time::sleep(wake) => {}
+            }
+            continue;
+        };
+        index = picked;
+        let upstream = list[index];
         let name = upstream_name(&upstream);
         let previous = state
             .upstream()
@@ -106,24 +198,121 @@ pub async fn run(
             name: name.clone(),
             confirmed_slot: previous,
         }));
-        match follow(&state, &identity, &upstream, &config, &cancel, &mut backoff).await {
+        let preferred = (index > 0).then(|| list[0]);
+        let switch = switch_wanted(&identity, preferred, &config, &state);
+        match follow(
+            &state,
+            &identity,
+            &upstream,
+            &config,
+            &cancel,
+            &mut backoff,
+            switch,
+        )
+        .await
+        {
             Ok(Followed::Cancelled) => return SyncExit::Cancelled,
-            Ok(Followed::NeedsBootstrap(reason)) => {
+            Ok(Followed::Switch) => {
+                tracing::info!(from = %name, "switching upstream");
+                index = 0;
+                backoff = config.backoff_min;
+                continue;
+            }
+            Ok(Followed::PastRetention(reason)) => {
+                tracing::warn!(upstream = %name, %reason, "the upstream no longer retains the slots this replica needs; asking the others");
+                marks.past_retention.insert(upstream, root);
+                index = (index + 1) % list.len();
+                continue;
+            }
+            Ok(Followed::Diverged(reason)) => {
                 tracing::error!(upstream = %name, %reason, "the upstream cannot bring this replica forward; a new bootstrap is needed");
                 state.set_needs_bootstrap(Some(reason.clone()));
                 return SyncExit::NeedsBootstrap { reason };
+            }
+            Err(SyncError::Client(error)) if error.retry_advice() == RetryAdvice::Refused => {
+                state.metrics().upstream_failures.inc();
+                if !marks.refused_until.contains_key(&upstream) {
+                    tracing::error!(upstream = %name, %error, retry_every = ?REFUSED_RETRY_INTERVAL, "the upstream refuses this replica; trying it again only at that interval");
+                }
+                marks
+                    .refused_until
+                    .insert(upstream, Instant::now() + REFUSED_RETRY_INTERVAL);
             }
             Err(error) => {
                 state.metrics().upstream_failures.inc();
                 tracing::warn!(upstream = %name, %error, retry_in = ?backoff, "upstream failed; trying the next one");
             }
         }
-        index = (index + 1) % config.upstreams.len();
+        index = (index + 1) % list.len();
         tokio::select! {
             _ = cancel.cancelled() => return SyncExit::Cancelled,
             _ = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(config.backoff_max);
+    }
+}
+
+/// Completes when the upstream list changes (never without an updating list).
+async fn list_changed(updates: &mut Option<watch::Receiver<Vec<Upstream>>>) {
+    match updates {
+        Some(updates) => {
+            if updates.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Completes when this replica should follow another upstream: the list changed, or the
+/// `preferred` one (when another is followed) answered for `return_after` in a row.
+async fn switch_wanted(
+    identity: &Keypair,
+    preferred: Option<Upstream>,
+    config: &SyncConfig,
+    state: &ReplicaState,
+) {
+    let mut updates = config.updates.clone();
+    if let Some(updates) = updates.as_mut() {
+        updates.mark_unchanged();
+    }
+    let probe = async {
+        let Some(preferred) = preferred else {
+            return std::future::pending().await;
+        };
+        let mut healthy_since: Option<Instant> = None;
+        let mut tick = tokio::time::interval(config.probe_interval);
+        loop {
+            tick.tick().await;
+            let root = state.root_slot().unwrap_or_default();
+            let answered = async {
+                let client = ReplicationClient::connect(
+                    identity,
+                    preferred.addr,
+                    preferred.identity,
+                    config.client.clone(),
+                )
+                .await?;
+                let answer = client.slot_confirmation(root, 0, Duration::ZERO).await;
+                client.close();
+                answer
+            }
+            .await;
+            match answered {
+                // It can serve from here on only if it still retains the slots after our root.
+                Ok(answer) if answer.first_available_slot <= root.saturating_add(1) => {
+                    let since = *healthy_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= config.return_after {
+                        return;
+                    }
+                }
+                _ => healthy_since = None,
+            }
+        }
+    };
+    tokio::select! {
+        _ = list_changed(&mut updates) => {}
+        _ = probe => {}
     }
 }
 
@@ -134,10 +323,14 @@ async fn follow(
     config: &SyncConfig,
     cancel: &CancellationToken,
     backoff: &mut Duration,
+    switch: impl std::future::Future<Output = ()>,
 ) -> Result<Followed, SyncError> {
+    let switch = std::pin::pin!(switch);
+    let mut switch = switch;
     let name = upstream_name(upstream);
     let client = tokio::select! {
         _ = cancel.cancelled() => return Ok(Followed::Cancelled),
+        _ = &mut switch => return Ok(Followed::Switch),
         client = ReplicationClient::connect(identity, upstream.addr, upstream.identity, config.client.clone()) => Arc::new(client?),
     };
     tracing::info!(upstream = %name, "connected to upstream");
@@ -148,6 +341,10 @@ async fn follow(
             _ = cancel.cancelled() => {
                 client.close();
                 return Ok(Followed::Cancelled);
+            }
+            _ = &mut switch => {
+                client.close();
+                return Ok(Followed::Switch);
             }
             answer = client.slot_confirmation(root, known_seq, config.long_poll) => answer?,
         };
@@ -189,7 +386,7 @@ async fn follow(
                         .iter()
                         .any(|other| other.slot == info.parent)
                 {
-                    return Ok(Followed::NeedsBootstrap(format!(
+                    return Ok(Followed::PastRetention(format!(
                         "slot {} builds on slot {}, which the upstream no longer retains (first available {}), and this replica's root is {root}",
                         info.slot, info.parent, confirmations.first_available_slot
                     )));
@@ -223,7 +420,7 @@ async fn follow(
                 Err(ClientError::SlotUnavailable {
                     first_available_slot,
                 }) => {
-                    return Ok(Followed::NeedsBootstrap(format!(
+                    return Ok(Followed::PastRetention(format!(
                         "slot {} is no longer retained upstream (first available {first_available_slot}); root is {root}",
                         info.slot
                     )));
@@ -304,7 +501,7 @@ async fn commit_rooted(
             slot,
             computed,
             expected,
-        }) => Ok(Some(Followed::NeedsBootstrap(format!(
+        }) => Ok(Some(Followed::Diverged(format!(
             "after slot {slot} this replica's accounts hash to {computed}, the upstream's to {expected}"
         )))),
         Err(error) => Err(error.into()),

@@ -212,7 +212,7 @@ impl Default for ReplicationClientConfig {
 }
 
 /// An upstream as operators write it: `addr=pubkey`, e.g. `10.0.0.1:8900=7Np4…`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Upstream {
     /// Its UDP address.
     pub addr: SocketAddr,
