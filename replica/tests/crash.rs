@@ -214,3 +214,59 @@ fn kill_during_slot_commits_leaves_a_committed_state() {
     }
     assert_eq!(reference.root().unwrap(), root, "nothing lost or doubled");
 }
+
+/// An index rebuild killed at any moment, then a start with the original index flags: the
+/// indexes are rebuilt complete (the killed rebuild had recorded that they were not), and the
+/// full check passes.
+#[test]
+fn kill_during_index_rebuild_then_restart_serves_complete_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = SyntheticAccounts::new(SEED)
+        .write_archive(dir.path(), 150_000, 100, ArchiveFormat::TarZstd)
+        .unwrap();
+    let ledger = dir.path().join("ledger");
+    bootstrap(&ledger, &archive);
+    let complete = {
+        let store = AccountsStore::open(&store_path(&ledger), StoreConfig::default()).unwrap();
+        store.count_index_entries().unwrap()
+    };
+    assert!(complete.iter().filter(|&&entries| entries > 0).count() >= 3);
+    let start = |flags: &[&str]| {
+        let mut command = replica();
+        command
+            .args(["run", "--exit-after-bootstrap", "--ledger"])
+            .arg(&ledger)
+            .args(flags)
+            .stderr(Stdio::piped());
+        Killed(command.spawn().unwrap())
+    };
+    // Kill rebuilds towards a smaller configuration at different moments.
+    let mut killed_mid_rebuild = 0;
+    for delay_ms in [0u64, 40, 120, 300, 600] {
+        let mut child = start(&["--account-index", "program-id"]);
+        let stderr = BufReader::new(child.0.stderr.take().unwrap());
+        let mut rebuilding = false;
+        for line in stderr.lines() {
+            if line.unwrap().contains("rebuilding the secondary indexes") {
+                rebuilding = true;
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let finished = child.0.try_wait().unwrap().is_some();
+        child.0.kill().unwrap();
+        child.0.wait().unwrap();
+        if rebuilding && !finished {
+            killed_mid_rebuild += 1;
+        }
+    }
+    assert!(killed_mid_rebuild > 0, "no kill landed during a rebuild");
+    // The original flags again: whatever state the kills left, the indexes come back complete.
+    let mut child = start(&[]);
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let store = AccountsStore::open(&store_path(&ledger), StoreConfig::default()).unwrap();
+    assert_eq!(store.count_index_entries().unwrap(), complete);
+    let report = check_store(&store).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}

@@ -2,7 +2,7 @@
 
 use {
     crate::store::{
-        AccountsStore, StoreConfig, StoreError,
+        AccountsStore, IndexCheck, StoreConfig, StoreError,
         bulk::{BulkLoadError, BulkLoadOptions, BulkLoadReport, bulk_load, clean_interrupted},
     },
     snapshot_tools::archive::{ChainError, SnapshotChain},
@@ -78,10 +78,19 @@ pub fn open_or_load(
             .ok_or_else(|| BootstrapError::NotBootstrapped {
                 path: store_path.clone(),
             })?;
-        if store.built_index_config()?.as_ref() != Some(&config.indexes) {
-            tracing::info!("account index configuration changed; rebuilding the secondary indexes");
-            let entries = store.rebuild_indexes()?;
-            tracing::info!(entries, "secondary indexes rebuilt");
+        let checked = std::time::Instant::now();
+        match store.check_indexes()? {
+            IndexCheck::Complete => {
+                tracing::info!(
+                    seconds = checked.elapsed().as_secs_f64(),
+                    "secondary indexes checked"
+                );
+            }
+            IndexCheck::Rebuild(reason) => {
+                tracing::warn!(%reason, "rebuilding the secondary indexes");
+                let entries = store.rebuild_indexes()?;
+                tracing::info!(entries, "secondary indexes rebuilt");
+            }
         }
         if !snapshots.is_empty() {
             tracing::info!(root_slot = root.slot, "store exists; --snapshot is ignored");

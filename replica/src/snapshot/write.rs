@@ -64,6 +64,7 @@ fn manifest(
         bank,
     );
     manifest.block_height = meta.and_then(|meta| meta.block_height).unwrap_or(slot);
+    manifest.epoch_total_stakes = covering_stakes(&manifest);
     // The blockhash queue: the newest rooted slots' blockhashes, newest with the highest index.
     let recent: Vec<_> = store
         .recent_slots(BLOCKHASH_QUEUE_SLOTS)?
@@ -88,6 +89,27 @@ fn manifest(
         max_age: BLOCKHASH_QUEUE_SLOTS as u64,
     };
     Ok(manifest)
+}
+
+/// Epoch stakes for exactly the epochs Agave's loader requires of a bank at the manifest's
+/// slot (its epoch through its leader-schedule epoch): the known totals, and for epochs the
+/// bootstrap snapshot did not know, the newest total before them.
+fn covering_stakes(manifest: &SnapshotManifest) -> Vec<(u64, u64)> {
+    let Some(required) = manifest.required_stake_epochs() else {
+        return manifest.epoch_total_stakes.clone();
+    };
+    let known = &manifest.epoch_total_stakes;
+    required
+        .map(|epoch| {
+            let total = known
+                .iter()
+                .filter(|(known_epoch, _)| *known_epoch <= epoch)
+                .max_by_key(|(known_epoch, _)| *known_epoch)
+                .or_else(|| known.iter().min_by_key(|(known_epoch, _)| *known_epoch))
+                .map_or(0, |(_, total)| *total);
+            (epoch, total)
+        })
+        .collect()
 }
 
 /// Hands records to the writer, opening a new storage (one slot lower) every `STORAGE_BYTES`.

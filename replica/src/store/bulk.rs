@@ -8,14 +8,17 @@
 
 use {
     super::{
-        AccountRef, AccountsStore, BankFields, IndexKind, RootState, StoreConfig, StoreError, cf,
-        encode_into,
+        AccountRef, AccountsStore, BankFields, IndexCounts, IndexKind, RootState, StoreConfig,
+        StoreError, cf, encode_into,
         meta::{self, SlotMeta, SnapshotOrigin},
         write_root_state,
     },
     rocksdb::{Cache, IngestExternalFileOptions, SstFileWriter, WriteBatch, WriteOptions},
     snapshot_tools::{
-        archive::{ChainError, ChainOptions, ChainSummary, SnapshotChain, VerifyError, read_chain},
+        archive::{
+            ChainError, ChainOptions, ChainSummary, ManifestCheckError, SnapshotChain, VerifyError,
+            read_chain,
+        },
         sort::ExternalSorter,
     },
     std::{
@@ -61,6 +64,9 @@ pub enum BulkLoadError {
     Chain(#[from] ChainError),
     #[error("the snapshot does not verify: {0} (use --no-verify to load it anyway)")]
     Verify(#[from] VerifyError),
+    /// A check Agave's own loader makes; `--no-verify` does not skip it.
+    #[error("the snapshot fails Agave's load checks: {0}")]
+    Manifest(#[from] ManifestCheckError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("writing SST file {}: {source}", .path.display())]
@@ -106,6 +112,7 @@ struct SstSink<'a> {
     file_bytes: u64,
     writer: Option<(SstFileWriter<'a>, PathBuf)>,
     written: u64,
+    entries: u64,
     files: Vec<PathBuf>,
 }
 
@@ -118,6 +125,7 @@ impl<'a> SstSink<'a> {
             file_bytes,
             writer: None,
             written: 0,
+            entries: 0,
             files: Vec::new(),
         }
     }
@@ -143,6 +151,7 @@ impl<'a> SstSink<'a> {
                 source,
             })?;
         self.written += (key.len() + value.len()) as u64;
+        self.entries += 1;
         if self.written >= self.file_bytes {
             self.close()?;
         }
@@ -164,10 +173,16 @@ impl<'a> SstSink<'a> {
         self.close()?;
         Ok(self.files)
     }
+
+    /// The files and how many entries they hold.
+    fn finish_counted(mut self) -> Result<(Vec<PathBuf>, u64), BulkLoadError> {
+        self.close()?;
+        Ok((self.files, self.entries))
+    }
 }
 
-/// The SST files written for one index column family.
-type IndexSsts = (IndexKind, Vec<PathBuf>);
+/// The SST files written for one index column family, and their entries.
+type IndexSsts = (IndexKind, Vec<PathBuf>, u64);
 
 /// Index entries of a bulk load, grouped by (index kind, index key). Accounts arrive in pubkey
 /// order, so each group's pubkeys are already sorted and only the distinct index keys need
@@ -279,7 +294,8 @@ impl IndexCollector {
                                     sink.put(&key, &[])?;
                                 }
                             }
-                            Ok((kind, sink.finish()?))
+                            let (files, entries) = sink.finish_counted()?;
+                            Ok((kind, files, entries))
                         })
                     })
                     .collect();
@@ -300,7 +316,8 @@ impl IndexCollector {
             let kind = IndexKind::from_tag(entry[0]).expect("tags written by the collector");
             if current.as_ref().is_none_or(|(open, _)| *open != kind) {
                 if let Some((open, sink)) = current.take() {
-                    written.push((open, sink.finish()?));
+                    let (files, entries) = sink.finish_counted()?;
+                    written.push((open, files, entries));
                 }
                 current = Some((
                     kind,
@@ -314,7 +331,8 @@ impl IndexCollector {
                 .put(&entry[1..], &[])?;
         }
         if let Some((open, sink)) = current.take() {
-            written.push((open, sink.finish()?));
+            let (files, entries) = sink.finish_counted()?;
+            written.push((open, files, entries));
         }
         Ok((written, entries))
     }
@@ -487,6 +505,7 @@ fn load_into_staging(
         (summary, files)
     });
     let summary = summary?;
+    summary.check_manifest()?;
     let (account_files, index_collector) = account_files?;
     let merged_at = Instant::now();
     let verified = if options.verify {
@@ -516,8 +535,10 @@ fn load_into_staging(
         .collect();
     let (index_files, index_entries) =
         index_collector.write_ssts(&index_options, work_dir, options.sst_file_bytes)?;
-    for (kind, files) in index_files {
+    let mut index_counts = IndexCounts::default();
+    for (kind, files, entries) in index_files {
         ingest(kind.cf_name(), files)?;
+        index_counts[kind as usize] = entries;
     }
 
     tracing::info!(
@@ -553,6 +574,7 @@ fn load_into_staging(
         }),
     );
     batch.put_cf(meta_cf, meta::keys::INDEX_CONFIG, encode(&config.indexes));
+    batch.put_cf(meta_cf, meta::keys::INDEX_COUNTS, encode(&index_counts));
     batch.put_cf(
         store.cf(cf::SLOTS),
         meta::slot_key(manifest.slot),

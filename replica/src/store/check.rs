@@ -89,15 +89,11 @@ pub fn check_store(store: &AccountsStore) -> Result<CheckReport, StoreError> {
     iterator.status().map_err(store.db_error())?;
     mix_chunk(&mut chunk, &mut lt_hash);
 
-    let mut index_entries = 0u64;
-    for kind in IndexKind::ALL {
-        let mut iterator = db.raw_iterator_cf(store.cf(kind.cf_name()));
-        iterator.seek_to_first();
-        while iterator.valid() {
-            index_entries += 1;
-            iterator.next();
-        }
-        iterator.status().map_err(store.db_error())?;
+    let counted = store.count_index_entries()?;
+    let index_entries: u64 = counted.iter().sum();
+    match store.check_indexes()? {
+        super::IndexCheck::Complete => {}
+        super::IndexCheck::Rebuild(reason) => problems.push(format!("indexes: {reason}")),
     }
     if index_entries != expected_entries {
         problems.push(format!(

@@ -47,7 +47,8 @@ impl IndexKind {
         IndexKind::SplTokenDelegate,
     ];
 
-    pub(crate) fn cf_name(self) -> &'static str {
+    /// The column family holding this index (`key ‖ pubkey` entries).
+    pub fn cf_name(self) -> &'static str {
         match self {
             IndexKind::ProgramId => cf::INDEX_PROGRAM,
             IndexKind::SplTokenOwner => cf::INDEX_TOKEN_OWNER,

@@ -19,6 +19,9 @@ pub(crate) mod keys {
     pub(crate) const BANK: &[u8] = b"bank";
     pub(crate) const SNAPSHOT: &[u8] = b"snapshot";
     pub(crate) const INDEX_CONFIG: &[u8] = b"index_config";
+    /// Entries per index family (bincode `[u64; 4]` in `IndexKind::ALL` order), written with
+    /// every change of the indexes; absent while they are not known to be complete.
+    pub(crate) const INDEX_COUNTS: &[u8] = b"index_counts";
 }
 
 /// The archives the store was bootstrapped from.

@@ -7,6 +7,7 @@ mod cf;
 pub mod check;
 pub mod delta_log;
 mod index;
+mod index_health;
 mod meta;
 mod view;
 pub mod workload;
@@ -14,6 +15,7 @@ pub mod workload;
 pub use {
     account::{Account, AccountRef, AccountUpdate, encode_into},
     index::{IndexConfig, IndexEntries, IndexKind, entry_key, is_token_program, token_delegate},
+    index_health::{IndexCheck, IndexCounts},
     meta::{SCHEMA_VERSION, SlotMeta, SnapshotOrigin},
     snapshot_tools::archive::BankFields,
     view::StoreView,
@@ -137,6 +139,8 @@ pub struct AccountsStore {
     path: PathBuf,
     config: StoreConfig,
     root: RwLock<Option<RootState>>,
+    /// Entries per index family as the meta record holds them (`None`: not known-complete).
+    index_counts: Mutex<Option<IndexCounts>>,
     commit_lock: Mutex<()>,
 }
 
@@ -163,6 +167,7 @@ impl AccountsStore {
             path: path.to_path_buf(),
             config,
             root: RwLock::new(None),
+            index_counts: Mutex::new(None),
             commit_lock: Mutex::new(()),
         };
         let meta = store.cf(cf::META);
@@ -195,6 +200,8 @@ impl AccountsStore {
         }
         let root = store.read_root_state()?;
         *store.root.write().expect("root lock") = root;
+        let counts = store.recorded_index_counts()?;
+        *store.index_counts.lock().expect("index counts lock") = counts;
         Ok(store)
     }
 
@@ -332,6 +339,7 @@ impl AccountsStore {
     /// lattice-hash check.
     pub fn commit(&self, slots: &[SlotCommit<'_>]) -> Result<CommitStats, StoreError> {
         let _guard = self.commit_lock.lock().expect("commit lock");
+        let mut index_counts = *self.index_counts.lock().expect("index counts lock");
         let mut root = self.root().ok_or_else(|| StoreError::NotBootstrapped {
             path: self.path.clone(),
         })?;
@@ -450,6 +458,7 @@ impl AccountsStore {
                     old_entries,
                     new_entries,
                     &mut stats,
+                    index_counts.as_mut(),
                 );
                 match (old.is_some(), update.is_deletion()) {
                     (false, false) => root.accounts += 1,
@@ -513,11 +522,15 @@ impl AccountsStore {
             stats.lt_hashes.push((slot, checksum));
         }
         write_root_state(&mut batch, self.cf(cf::META), &root);
+        if let Some(counts) = &index_counts {
+            index_health::write_index_counts(&mut batch, self.cf(cf::META), counts);
+        }
         self.prune_history(&mut batch, root.slot);
         self.db
             .write_opt(batch, &self.write_options())
             .map_err(self.db_error())?;
         *self.root.write().expect("root lock") = Some(root);
+        *self.index_counts.lock().expect("index counts lock") = index_counts;
         Ok(stats)
     }
 
@@ -631,6 +644,7 @@ impl AccountsStore {
         old: Option<IndexEntries>,
         new: Option<IndexEntries>,
         stats: &mut CommitStats,
+        mut counts: Option<&mut IndexCounts>,
     ) {
         let old = old.unwrap_or_default();
         let new = new.unwrap_or_default();
@@ -643,59 +657,18 @@ impl AccountsStore {
             if let Some(old_key) = old_key {
                 batch.delete_cf(cf, entry_key(&old_key, pubkey));
                 stats.index_deletes += 1;
+                if let Some(counts) = counts.as_deref_mut() {
+                    counts[kind as usize] = counts[kind as usize].saturating_sub(1);
+                }
             }
             if let Some(new_key) = new_key {
                 batch.put_cf(cf, entry_key(&new_key, pubkey), []);
                 stats.index_puts += 1;
-            }
-        }
-    }
-
-    /// Rebuilds every index from the accounts, e.g. after the index configuration changed.
-    pub fn rebuild_indexes(&self) -> Result<u64, StoreError> {
-        let _guard = self.commit_lock.lock().expect("commit lock");
-        for kind in IndexKind::ALL {
-            let cf = self.cf(kind.cf_name());
-            self.db
-                .delete_range_cf(cf, &[0u8; 0][..], &[0xffu8; 65][..])
-                .map_err(self.db_error())?;
-        }
-        let mut batch = WriteBatch::default();
-        let mut entries = 0u64;
-        let mut iterator = self.db.raw_iterator_cf(self.cf(cf::ACCOUNTS));
-        iterator.seek_to_first();
-        while iterator.valid() {
-            let pubkey = Pubkey::try_from(iterator.key().expect("valid"))
-                .map_err(|_| self.corrupt("account key"))?;
-            let account = AccountRef::decode(iterator.value().expect("valid"))
-                .ok_or_else(|| self.corrupt("account record"))?;
-            for (kind, key) in IndexKind::ALL.into_iter().zip(
-                self.config
-                    .indexes
-                    .entries(&account.owner(), account.data()),
-            ) {
-                if let Some(key) = key {
-                    batch.put_cf(self.cf(kind.cf_name()), entry_key(&key, &pubkey), []);
-                    entries += 1;
+                if let Some(counts) = counts.as_deref_mut() {
+                    counts[kind as usize] += 1;
                 }
             }
-            if batch.len() >= 100_000 {
-                self.db
-                    .write(std::mem::take(&mut batch))
-                    .map_err(self.db_error())?;
-            }
-            iterator.next();
         }
-        iterator.status().map_err(self.db_error())?;
-        batch.put_cf(
-            self.cf(cf::META),
-            meta::keys::INDEX_CONFIG,
-            bincode::serialize(&self.config.indexes).expect("index config serializes"),
-        );
-        self.db
-            .write_opt(batch, &self.write_options())
-            .map_err(self.db_error())?;
-        Ok(entries)
     }
 }
 

@@ -338,13 +338,20 @@ fn incremental_and_full_archives_agree() {
         json!({"accounts": 312, "accountsLtHash": "4ooYpFh6fWieH8ZGovKfzWHuPRPiwazgj1E4hR5CEDZN",
             "confirmedSlot": 2, "rootSlot": 2, "slotsBehind": null, "upstream": null})
     );
-    // Slot 1 alone still holds the data account the incremental deletes.
-    let slot_1 =
-        tests::replica::Replica::start(&fixtures::agave_full_and_incremental()[..1], &[]).unwrap();
-    assert_eq!(
-        status(&slot_1),
-        json!({"accounts": 313, "accountsLtHash": "28uuGLSjbsLD59sj9bz76cpCtNeJncYMAEHZf5UqQqQj",
-            "confirmedSlot": 1, "rootSlot": 1, "slotsBehind": null, "upstream": null})
-    );
-    assert_eq!(slot_1.client().result("getSlot", json!(null)), json!(1));
+    // Slot 1 alone holds a data account whose 5 SOL its manifest's capitalization leaves out
+    // (the fixture writer stored it without updating capitalization). Agave 4.2.2's loader
+    // refuses that snapshot (`SnapshotError::MismatchedCapitalization` in
+    // `bank_from_snapshot_archives`); so does the replica, even with --no-verify.
+    for extra in [&[][..], &["--no-verify"][..]] {
+        let error =
+            tests::replica::Replica::start(&fixtures::agave_full_and_incremental()[..1], extra)
+                .expect_err("slot 1 alone does not load");
+        let text = format!("{error:#}");
+        assert!(
+            text.contains(
+                "capitalization: the manifest says 1002001000891185 lamports, the accounts hold 1002006000891185"
+            ),
+            "{text}"
+        );
+    }
 }
