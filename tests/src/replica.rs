@@ -70,4 +70,9 @@ impl Replica {
     pub fn log(&self) -> String {
         self.process.log_text()
     }
+
+    /// The replica's process id.
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
 }

@@ -12,15 +12,18 @@ mod read;
 mod server;
 
 pub use server::config::{
-    DEFAULT_BLOCKING_THREADS, DEFAULT_HEALTH_CHECK_SLOT_DISTANCE, DEFAULT_MAX_CONCURRENT_SCANS,
+    DEFAULT_BLOCKING_THREADS, DEFAULT_BODY_TIMEOUT_SECS, DEFAULT_HEADER_TIMEOUT_SECS,
+    DEFAULT_HEALTH_CHECK_SLOT_DISTANCE, DEFAULT_MAX_CONCURRENT_SCANS, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_MULTIPLE_ACCOUNTS, DEFAULT_MAX_REQUEST_BODY_SIZE, DEFAULT_POINT_READ_QUEUE,
-    DEFAULT_POINT_READ_THREADS, DEFAULT_SCAN_RESULTS_LIMIT_MB, RpcArgs, RpcConfig,
+    DEFAULT_POINT_READ_THREADS, DEFAULT_SCAN_RESULTS_LIMIT_MB, DEFAULT_SCAN_TIMEOUT_SECS,
+    DEFAULT_WRITE_TIMEOUT_SECS, RpcArgs, RpcConfig,
 };
 use {
     crate::state::ReplicaState,
-    axum::serve::ListenerExt,
     methods::{MethodContext, Methods, point_reads::PointReads},
-    server::{Server, fallback::Fallback, metrics::RpcMetrics, pool::Pools},
+    server::{
+        Server, fallback::Fallback, listener::ListenerLimits, metrics::RpcMetrics, pool::Pools,
+    },
     solana_hash::Hash,
     std::{net::SocketAddr, str::FromStr, sync::Arc},
     tokio_util::sync::CancellationToken,
@@ -89,8 +92,7 @@ impl RpcServer {
         )
         .map_err(RpcStartError::Readers)?;
         let pools = Pools::new(
-            config.blocking_threads,
-            config.max_concurrent_scans,
+            &config,
             metrics.blocking_queue_len.clone(),
             metrics.scans_streamed.clone(),
         );
@@ -114,20 +116,20 @@ impl RpcServer {
         let local_addr = listener
             .local_addr()
             .map_err(|source| RpcStartError::Bind { addr: bind, source })?;
-        let listener = listener.tap_io(|stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%error, "TCP_NODELAY");
-            }
-        });
+        let limits = ListenerLimits {
+            max_connections: server.config.max_connections,
+            header_timeout: server.config.header_timeout(),
+            write_timeout: server.config.write_timeout(),
+        };
+        let connections = server.metrics.connections.clone();
         let router = server::http::router(server);
-        let task = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router)
-                .with_graceful_shutdown(cancel.cancelled_owned())
-                .await
-            {
-                tracing::error!(%error, "JSON-RPC server failed");
-            }
-        });
+        let task = tokio::spawn(server::listener::serve(
+            listener,
+            router,
+            limits,
+            connections,
+            cancel,
+        ));
         tracing::info!(%local_addr, "JSON-RPC listening");
         Ok(Self {
             local_addr,

@@ -79,17 +79,36 @@ impl ReplicationServer {
         source: Arc<dyn SlotSource>,
         cancel: CancellationToken,
     ) -> Result<Self, ServerError> {
-        let server_config = tls::quinn_server_config(&config.identity, &config.quic)?;
-        let endpoint = Endpoint::server(server_config, config.bind_addr).map_err(|error| {
-            ServerError::Bind {
+        let socket =
+            std::net::UdpSocket::bind(config.bind_addr).map_err(|error| ServerError::Bind {
                 addr: config.bind_addr,
                 error,
-            }
-        })?;
-        let local_addr = endpoint.local_addr().map_err(|error| ServerError::Bind {
-            addr: config.bind_addr,
-            error,
-        })?;
+            })?;
+        Self::spawn_on(config, socket, source, cancel)
+    }
+
+    /// Serves `source` on an already bound socket (a node binds its listeners before its long
+    /// start-up work, so an address in use is reported at once); `config.bind_addr` is ignored.
+    /// Must be called within a tokio runtime.
+    pub fn spawn_on(
+        config: ReplicationServerConfig,
+        socket: std::net::UdpSocket,
+        source: Arc<dyn SlotSource>,
+        cancel: CancellationToken,
+    ) -> Result<Self, ServerError> {
+        let addr = socket.local_addr().unwrap_or(config.bind_addr);
+        let bind_error = |error| ServerError::Bind { addr, error };
+        let server_config = tls::quinn_server_config(&config.identity, &config.quic)?;
+        let runtime = quinn::default_runtime()
+            .ok_or_else(|| bind_error(std::io::Error::other("no async runtime")))?;
+        let endpoint = Endpoint::new(
+            quinn::EndpointConfig::default(),
+            Some(server_config),
+            socket,
+            runtime,
+        )
+        .map_err(bind_error)?;
+        let local_addr = endpoint.local_addr().map_err(bind_error)?;
         let identity = tls::identity_pubkey(&config.identity);
         let refused = Arc::new(AtomicU64::new(0));
         let shared = Arc::new(Shared {

@@ -8,6 +8,7 @@ mod dev_cluster;
 mod load_balancer;
 mod replication;
 mod rpc_golden;
+mod rpc_hostile;
 mod rpc_http;
 mod rpc_options;
 mod rpc_scans;

@@ -44,7 +44,7 @@ async fn get_largest_accounts(ctx: Arc<MethodContext>, params: Params) -> Result
                 let bank = commitment::bank(state, config.commitment)?;
                 let indexes = &state.store().config().indexes;
                 let accounts =
-                    largest_accounts(&bank, indexes, &filter, || streamer.is_cancelled())?;
+                    largest_accounts(&bank, indexes, &filter, || streamer.should_stop())?;
                 inner
                     .largest_accounts
                     .set(filter.clone(), now, bank.slot(), accounts.clone());
@@ -120,11 +120,11 @@ pub(crate) fn largest_accounts(
     bank: &BankView<'_>,
     indexes: &IndexConfig,
     filter: &Filter,
-    is_cancelled: impl Fn() -> bool + Copy,
+    should_stop: impl Fn() -> Option<RpcError> + Copy,
 ) -> Result<Vec<(Pubkey, u64)>, RpcError> {
     let (addresses, include) = match filter {
         Some(filter) => {
-            let set: HashSet<Pubkey> = supply::non_circulating(bank, indexes, is_cancelled)?
+            let set: HashSet<Pubkey> = supply::non_circulating(bank, indexes, should_stop)?
                 .accounts
                 .into_iter()
                 .collect();
@@ -135,11 +135,13 @@ pub(crate) fn largest_accounts(
     let mut heap: BinaryHeap<Reverse<(u64, Pubkey)>> =
         BinaryHeap::with_capacity(NUM_LARGEST_ACCOUNTS + 1);
     let mut visited = 0u32;
-    let mut cancelled = false;
+    let mut stopped = None;
     let _: ControlFlow<()> = bank.scan(|pubkey, account| {
         visited = visited.wrapping_add(1);
-        if visited.is_multiple_of(4096) && is_cancelled() {
-            cancelled = true;
+        if visited.is_multiple_of(4096)
+            && let Some(error) = should_stop()
+        {
+            stopped = Some(error);
             return ControlFlow::Break(());
         }
         if account.lamports == 0 || addresses.contains(pubkey) != include {
@@ -158,8 +160,8 @@ pub(crate) fn largest_accounts(
         heap.push(Reverse(entry));
         ControlFlow::Continue(())
     })?;
-    if cancelled {
-        return Err(RpcError::Internal("the client went away".to_string()));
+    if let Some(error) = stopped {
+        return Err(error);
     }
     Ok(heap
         .into_sorted_vec()

@@ -39,7 +39,7 @@ async fn get_supply(ctx: Arc<MethodContext>, params: Params) -> Result<Reply, Rp
     ctx.scan(move |state, streamer| {
         let bank = commitment::bank(state, config.commitment)?;
         let indexes = &state.store().config().indexes;
-        let non_circulating = non_circulating(&bank, indexes, || streamer.is_cancelled())?;
+        let non_circulating = non_circulating(&bank, indexes, || streamer.should_stop())?;
         let total = bank.capitalization();
         let supply = RpcSupply {
             total,
@@ -76,7 +76,7 @@ fn supply_in_sol(ctx: Arc<MethodContext>, circulating: bool) -> PathFuture {
                     return Ok(total);
                 }
                 let indexes = &state.store().config().indexes;
-                let non_circulating = non_circulating(&bank, indexes, || false)?;
+                let non_circulating = non_circulating(&bank, indexes, || None)?;
                 Ok(total.saturating_sub(non_circulating.lamports))
             })
             .await;
@@ -105,7 +105,7 @@ pub(crate) struct NonCirculating {
 pub(crate) fn non_circulating(
     bank: &BankView<'_>,
     indexes: &IndexConfig,
-    is_cancelled: impl Fn() -> bool,
+    should_stop: impl Fn() -> Option<RpcError>,
 ) -> Result<NonCirculating, RpcError> {
     let mut set: HashSet<Pubkey> = NON_CIRCULATING_ACCOUNTS.into_iter().collect();
     let clock = sysvars::clock(bank)?;
@@ -120,7 +120,7 @@ pub(crate) fn non_circulating(
         program: stake,
         filters: Vec::new(),
     };
-    let _: ControlFlow<()> = query.for_each(bank, is_cancelled, |pubkey, account| {
+    let _: ControlFlow<()> = query.for_each(bank, should_stop, |pubkey, account| {
         let state: StakeStateV2 = bincode::deserialize(account.data).unwrap_or_default();
         let meta = match state {
             StakeStateV2::Initialized(meta) | StakeStateV2::Stake(meta, _, _) => meta,

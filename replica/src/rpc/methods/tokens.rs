@@ -86,7 +86,7 @@ async fn get_token_largest_accounts(
             BinaryHeap::with_capacity(NUM_LARGEST_ACCOUNTS + 1);
         let _: ControlFlow<()> = query.for_each(
             &bank,
-            || streamer.is_cancelled(),
+            || streamer.should_stop(),
             |pubkey, account| {
                 let entry = (token::account_amount(account.data), *pubkey);
                 if heap.len() >= NUM_LARGEST_ACCOUNTS {

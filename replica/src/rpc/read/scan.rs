@@ -110,20 +110,23 @@ impl ScanQuery {
                 .all(|filter| filter::allows(filter, account.data))
     }
 
-    /// Calls `visit` with every match, in pubkey order, until it breaks; gives up when
-    /// `is_cancelled` (polled every few thousand accounts) says the client is gone.
+    /// Calls `visit` with every match, in pubkey order, until it breaks; gives up with the
+    /// error `should_stop` (polled every few thousand accounts) returns: the client is gone,
+    /// or the scan's time is up.
     pub(crate) fn for_each(
         &self,
         bank: &BankView<'_>,
-        is_cancelled: impl Fn() -> bool,
+        should_stop: impl Fn() -> Option<RpcError>,
         mut visit: impl FnMut(&Pubkey, AccountRead<'_>) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>, RpcError> {
         let mut visited = 0u32;
-        let mut cancelled = false;
+        let mut stopped = None;
         let mut matching = |pubkey: &Pubkey, account: AccountRead<'_>| {
             visited = visited.wrapping_add(1);
-            if visited.is_multiple_of(CANCEL_CHECK_INTERVAL) && is_cancelled() {
-                cancelled = true;
+            if visited.is_multiple_of(CANCEL_CHECK_INTERVAL)
+                && let Some(error) = should_stop()
+            {
+                stopped = Some(error);
                 return ControlFlow::Break(());
             }
             if self.matches(&account) {
@@ -136,8 +139,8 @@ impl ScanQuery {
             Route::Index(kind, key) => bank.index_scan(kind, &key, &mut matching)?,
             Route::Full => bank.scan(&mut matching)?,
         };
-        if cancelled {
-            return Err(RpcError::Internal("the client went away".to_string()));
+        if let Some(error) = stopped {
+            return Err(error);
         }
         Ok(flow)
     }
@@ -253,7 +256,7 @@ pub(crate) fn keyed_accounts(
     let mut limit_exceeded = false;
     let _: ControlFlow<()> = query.for_each(
         bank,
-        || streamer.is_cancelled(),
+        || streamer.should_stop(),
         |pubkey, account| {
             if limit.exceeded_by(account.data.len()) {
                 limit_exceeded = true;
@@ -291,8 +294,8 @@ pub(crate) fn keyed_accounts(
         out.extend_from_slice(tail);
         return Ok(Reply::Json(out));
     };
-    let sink = streamer.start(out);
-    stream_rest(&mut writer, &pubkeys, tail, &sink);
+    let mut sink = streamer.start(out);
+    stream_rest(&mut writer, &pubkeys, tail, &mut sink);
     // The head is sent; what the caller returns now is ignored.
     Ok(Reply::Json(Vec::new()))
 }
@@ -302,7 +305,7 @@ fn stream_rest(
     writer: &mut EntryWriter<'_, '_>,
     pubkeys: &[Pubkey],
     tail: &[u8],
-    sink: &StreamSink,
+    sink: &mut StreamSink,
 ) {
     for batch in pubkeys.chunks(STREAM_BATCH) {
         let mut out = Vec::with_capacity(batch.len() * 512);

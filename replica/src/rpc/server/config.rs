@@ -29,6 +29,18 @@ pub const DEFAULT_POINT_READ_QUEUE: usize = 4096;
 /// each holds a RocksDB snapshot and a thread until its response is written.
 pub const DEFAULT_MAX_CONCURRENT_SCANS: usize = 4;
 
+/// Open HTTP connections at once; further clients wait in the listen backlog.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Seconds a client has to send a request's headers; also how long an idle keep-alive
+/// connection stays open.
+pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 30;
+/// Seconds a client has to send a request's body.
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
+/// Seconds a response may wait for a client that reads nothing before the connection is cut.
+pub const DEFAULT_WRITE_TIMEOUT_SECS: u64 = 30;
+/// Seconds a scan may read before it is aborted with -32012 (0: no limit).
+pub const DEFAULT_SCAN_TIMEOUT_SECS: u64 = 120;
+
 /// The `[rpc]` section of the configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -61,6 +73,16 @@ pub struct RpcConfig {
     pub genesis_hash: Option<String>,
     /// Compress responses with gzip when the client accepts it.
     pub gzip: bool,
+    /// Open HTTP connections at once.
+    pub max_connections: usize,
+    /// Seconds to receive a request's headers (and idle keep-alive time).
+    pub header_timeout_secs: u64,
+    /// Seconds to receive a request's body.
+    pub body_timeout_secs: u64,
+    /// Seconds a response waits for a client that reads nothing before the connection is cut.
+    pub write_timeout_secs: u64,
+    /// Seconds a scan may read before it is aborted (0: no limit).
+    pub scan_timeout_secs: u64,
 }
 
 impl Default for RpcConfig {
@@ -79,11 +101,32 @@ impl Default for RpcConfig {
             legacy_rpc: false,
             genesis_hash: None,
             gzip: true,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_timeout_secs: DEFAULT_HEADER_TIMEOUT_SECS,
+            body_timeout_secs: DEFAULT_BODY_TIMEOUT_SECS,
+            write_timeout_secs: DEFAULT_WRITE_TIMEOUT_SECS,
+            scan_timeout_secs: DEFAULT_SCAN_TIMEOUT_SECS,
         }
     }
 }
 
 impl RpcConfig {
+    pub fn header_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.header_timeout_secs.max(1))
+    }
+
+    pub fn body_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.body_timeout_secs.max(1))
+    }
+
+    pub fn write_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.write_timeout_secs.max(1))
+    }
+
+    pub fn scan_timeout(&self) -> Option<std::time::Duration> {
+        (self.scan_timeout_secs > 0).then(|| std::time::Duration::from_secs(self.scan_timeout_secs))
+    }
+
     /// The scan limit in bytes, if any.
     pub fn scan_limit_bytes(&self) -> Option<usize> {
         match self.accounts_index_scan_results_limit_mb {
@@ -133,6 +176,24 @@ pub struct RpcArgs {
     /// Never compress responses (by default gzip when the client sends Accept-Encoding: gzip).
     #[arg(long)]
     pub rpc_no_gzip: bool,
+    /// Open HTTP connections at once; more clients wait [default: 1024].
+    #[arg(long, value_name = "N")]
+    pub rpc_max_connections: Option<usize>,
+    /// Seconds a client has to send a request's headers, and that an idle keep-alive
+    /// connection stays open [default: 30].
+    #[arg(long, value_name = "SECS")]
+    pub rpc_header_timeout_secs: Option<u64>,
+    /// Seconds a client has to send a request's body [default: 30].
+    #[arg(long, value_name = "SECS")]
+    pub rpc_body_timeout_secs: Option<u64>,
+    /// Seconds a response waits for a client that reads nothing before the connection is cut
+    /// [default: 30].
+    #[arg(long, value_name = "SECS")]
+    pub rpc_write_timeout_secs: Option<u64>,
+    /// Seconds a scan may read before it is aborted with -32012; 0 disables the limit
+    /// [default: 120].
+    #[arg(long, value_name = "SECS")]
+    pub rpc_scan_timeout_secs: Option<u64>,
 }
 
 impl RpcArgs {
@@ -177,6 +238,19 @@ impl RpcArgs {
         if self.rpc_no_gzip {
             config.gzip = false;
         }
+        set(&mut config.max_connections, self.rpc_max_connections);
+        let set_secs = |target: &mut u64, flag: Option<u64>| {
+            if let Some(value) = flag {
+                *target = value;
+            }
+        };
+        set_secs(
+            &mut config.header_timeout_secs,
+            self.rpc_header_timeout_secs,
+        );
+        set_secs(&mut config.body_timeout_secs, self.rpc_body_timeout_secs);
+        set_secs(&mut config.write_timeout_secs, self.rpc_write_timeout_secs);
+        set_secs(&mut config.scan_timeout_secs, self.rpc_scan_timeout_secs);
     }
 }
 

@@ -7,8 +7,9 @@ use {
     super::{
         Server,
         error::RpcError,
-        reply::{BodyWriter, Reply, ResponseBody},
+        reply::{BodyPart, BodyWriter, Reply, ResponseBody},
     },
+    futures::StreamExt,
     jsonrpsee::types::ErrorObjectOwned,
     serde::{
         Deserialize, Deserializer,
@@ -218,22 +219,83 @@ pub(crate) async fn handle<C: Send + Sync + 'static>(
                 writer.extend(b"\n");
             }
         }
-        Request::Batch(calls) => {
-            let outputs =
-                futures::future::join_all(calls.into_iter().map(|call| call_output(server, call)))
-                    .await;
-            let mut first = true;
-            for output in outputs.into_iter().flatten() {
-                writer.extend(if first { b"[" } else { b"," });
-                first = false;
-                output.write(&mut writer);
-            }
-            if !first {
-                writer.extend(b"]\n");
-            }
-        }
+        Request::Batch(calls) => return batch(server.clone(), calls).await,
     }
     writer.finish()
+}
+
+/// Calls of one batch evaluated at once: a batch holds at most this many scan permits, so one
+/// client cannot take every scan slot.
+const BATCH_CONCURRENCY: usize = 2;
+/// A batch answer is buffered (one body with its length) up to this size, then streamed.
+const BATCH_BUFFER_BYTES: usize = 1 << 20;
+
+/// A batch: calls evaluated in order, at most [`BATCH_CONCURRENCY`] at a time, each output
+/// written as soon as those before it are; past [`BATCH_BUFFER_BYTES`] the answer is streamed,
+/// so a client that stops reading stops the evaluation and holds little memory.
+async fn batch<C: Send + Sync + 'static>(server: Arc<Server<C>>, calls: Vec<Call>) -> ResponseBody {
+    let mut outputs = futures::stream::iter(calls)
+        .map(move |call| {
+            let server = server.clone();
+            async move { call_output(&server, call).await }
+        })
+        .buffered(BATCH_CONCURRENCY)
+        .filter_map(futures::future::ready)
+        .boxed();
+    let mut buffered: Vec<u8> = Vec::new();
+    let mut first = true;
+    loop {
+        let Some(output) = outputs.next().await else {
+            if !first {
+                buffered.extend_from_slice(b"]\n");
+            }
+            return ResponseBody::Parts(if buffered.is_empty() {
+                Vec::new()
+            } else {
+                vec![BodyPart::Bytes(buffered.into())]
+            });
+        };
+        let mut writer = BodyWriter::default();
+        writer.extend(if first { b"[" } else { b"," });
+        first = false;
+        output.write(&mut writer);
+        match writer.finish().into_buffered() {
+            Ok(bytes) if buffered.len() + bytes.len() <= BATCH_BUFFER_BYTES => {
+                buffered.extend_from_slice(&bytes);
+            }
+            Ok(bytes) => {
+                return streamed_batch(
+                    buffered,
+                    ResponseBody::Parts(vec![BodyPart::Bytes(bytes)]),
+                    outputs,
+                );
+            }
+            Err(body) => return streamed_batch(buffered, body, outputs),
+        }
+    }
+}
+
+/// The rest of a batch as a stream: what was buffered, the output that outgrew it, then each
+/// later output as it is produced.
+fn streamed_batch(
+    buffered: Vec<u8>,
+    current: ResponseBody,
+    rest: futures::stream::BoxStream<'static, Output>,
+) -> ResponseBody {
+    let later = rest.flat_map(|output| {
+        let mut writer = BodyWriter::default();
+        writer.extend(b",");
+        output.write(&mut writer);
+        writer.finish().into_stream()
+    });
+    let head = futures::stream::once(async move { Ok(bytes::Bytes::from(buffered)) });
+    let tail = futures::stream::once(async { Ok(bytes::Bytes::from_static(b"]\n")) });
+    ResponseBody::Stream(
+        head.chain(current.into_stream())
+            .chain(later)
+            .chain(tail)
+            .boxed(),
+    )
 }
 
 async fn call_output<C: Send + Sync + 'static>(

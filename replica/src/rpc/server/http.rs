@@ -115,6 +115,14 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
 
+/// Marks a response as the last on its connection (`Connection: close`).
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 /// The three content types jsonrpc-http-server accepts, compared case-insensitively.
 fn is_json(content_type: Option<&HeaderValue>) -> bool {
     content_type
@@ -141,16 +149,29 @@ async fn call<C: Send + Sync + 'static>(server: &Arc<Server<C>>, request: Reques
         .unwrap_or(0);
     let mut body = Vec::with_capacity(declared.min(limit));
     let mut stream = request.into_body().into_data_stream();
-    while let Some(chunk) = stream.next().await {
+    let deadline = tokio::time::Instant::now() + server.config.body_timeout();
+    loop {
+        let chunk = match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(_) => {
+                return closing(with_type(
+                    StatusCode::REQUEST_TIMEOUT,
+                    TEXT,
+                    "request body not received in time",
+                ));
+            }
+        };
         let Ok(chunk) = chunk else {
             return with_type(StatusCode::BAD_REQUEST, TEXT, "error reading request body");
         };
         if body.len().saturating_add(chunk.len()) > limit {
-            return with_type(
+            // The rest of the body is not read: the connection cannot be reused.
+            return closing(with_type(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 TEXT,
                 "request body size exceeds allowed maximum",
-            );
+            ));
         }
         body.extend_from_slice(&chunk);
     }

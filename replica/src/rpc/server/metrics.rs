@@ -17,6 +17,8 @@ pub(crate) const SCANS_STREAMED_TOTAL: &str = "replica_rpc_scans_streamed_total"
 pub(crate) const BLOCKING_QUEUE_LEN: &str = "replica_rpc_blocking_queue_len";
 /// Point reads queued for the reader threads.
 pub(crate) const POINT_READ_QUEUE_LEN: &str = "replica_rpc_point_read_queue_len";
+/// Open HTTP connections.
+pub(crate) const CONNECTIONS: &str = "replica_rpc_connections";
 
 #[derive(Debug, Clone)]
 pub(crate) struct RpcMetrics {
@@ -26,6 +28,7 @@ pub(crate) struct RpcMetrics {
     pub(crate) scans_streamed: IntCounter,
     pub(crate) blocking_queue_len: IntGauge,
     pub(crate) point_read_queue_len: IntGauge,
+    pub(crate) connections: IntGauge,
 }
 
 impl RpcMetrics {
@@ -71,6 +74,8 @@ impl RpcMetrics {
                 "Point reads queued for the JSON-RPC reader threads",
             )
             .expect("valid metric"),
+            connections: IntGauge::new(CONNECTIONS, "Open JSON-RPC HTTP connections")
+                .expect("valid metric"),
         };
         for collector in [
             Box::new(metrics.requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -79,6 +84,7 @@ impl RpcMetrics {
             Box::new(metrics.scans_streamed.clone()),
             Box::new(metrics.blocking_queue_len.clone()),
             Box::new(metrics.point_read_queue_len.clone()),
+            Box::new(metrics.connections.clone()),
         ] {
             if let Err(error) = registry.register(collector) {
                 tracing::debug!(%error, "JSON-RPC metric already registered");

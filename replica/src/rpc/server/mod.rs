@@ -9,6 +9,7 @@ pub(crate) mod error;
 pub(crate) mod fallback;
 pub(crate) mod http;
 pub(crate) mod json;
+pub(crate) mod listener;
 pub(crate) mod metrics;
 pub(crate) mod params;
 pub(crate) mod pool;

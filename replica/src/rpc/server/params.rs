@@ -167,3 +167,108 @@ mod tests {
         );
     }
 }
+
+/// A standing adversarial harness: arbitrary JSON (and arbitrary text) through the envelope,
+/// every binding shape and the method config types the replica parses, the filter checks
+/// and the message decoder. Nothing may panic; every input ends in a value or an error.
+/// `PROPTEST_CASES=100000 cargo test -p replica params::adversarial` runs it long.
+#[cfg(test)]
+mod adversarial {
+    use {
+        super::*,
+        crate::rpc::{methods::fee, read::filter, server::envelope::Request},
+        proptest::prelude::*,
+        solana_commitment_config::CommitmentConfig,
+        solana_rpc_client_types::config::{
+            RpcAccountInfoConfig, RpcContextConfig, RpcLargestAccountsConfig,
+            RpcProgramAccountsConfig, RpcSupplyConfig, RpcTokenAccountsFilter,
+        },
+    };
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,48}".prop_map(Value::from),
+            prop_oneof![
+                Just("base64"),
+                Just("jsonParsed"),
+                Just("confirmed"),
+                Just("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"),
+                Just("11111111111111111111111111111111"),
+                Just("encoding"),
+                Just("commitment"),
+                Just("filters"),
+                Just("memcmp"),
+                Just("dataSize"),
+            ]
+            .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            let key = prop_oneof![
+                Just("encoding".to_string()),
+                Just("commitment".to_string()),
+                Just("filters".to_string()),
+                Just("memcmp".to_string()),
+                Just("offset".to_string()),
+                Just("bytes".to_string()),
+                Just("dataSize".to_string()),
+                Just("dataSlice".to_string()),
+                Just("length".to_string()),
+                Just("mint".to_string()),
+                Just("programId".to_string()),
+                Just("minContextSlot".to_string()),
+                Just("withContext".to_string()),
+                ".{0,12}",
+            ];
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                prop::collection::btree_map(key, inner, 0..6)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn exercise(params: Params) {
+        let _ = none(params.clone());
+        let _ = optional::<RpcContextConfig>(params.clone());
+        let _ = optional::<RpcSupplyConfig>(params.clone());
+        let _ = optional::<RpcLargestAccountsConfig>(params.clone());
+        let _ = one_and_optional::<String, RpcAccountInfoConfig>(params.clone())
+            .map(|(key, _)| pubkey(&key));
+        let _ = one_and_optional::<Vec<String>, RpcAccountInfoConfig>(params.clone());
+        let _ = one_and_optional::<usize, CommitmentConfig>(params.clone());
+        let _ = one_and_optional::<String, RpcContextConfig>(params.clone())
+            .map(|(text, _)| (hash(&text), fee::decode(&text)));
+        if let Ok((_, Some(config))) =
+            one_and_optional::<String, RpcProgramAccountsConfig>(params.clone())
+            && let Some(filters) = config.filters
+        {
+            let _ = filter::verify(&filters);
+        }
+        let _ = two_and_optional::<String, RpcTokenAccountsFilter, RpcAccountInfoConfig>(
+            params.clone(),
+        );
+        let _ = tuple::<(u64,)>(params);
+    }
+
+    proptest! {
+        #[test]
+        fn parameters_never_panic(value in json_value()) {
+            if let Ok(params) = serde_json::from_value::<Params>(value.clone()) {
+                exercise(params);
+            }
+            let call = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "m", "params": value});
+            let _ = serde_json::from_value::<Request>(call);
+        }
+
+        #[test]
+        fn envelopes_never_panic(text in ".{0,256}") {
+            let _ = serde_json::from_str::<Request>(&text);
+            let _ = fee::decode(&text);
+        }
+    }
+}

@@ -4,11 +4,14 @@
 use {
     super::{
         error::RpcError,
-        reply::{Reply, Streamer},
+        reply::{Reply, ScanPermit, Streamer},
     },
     prometheus::{IntCounter, IntGauge},
-    std::sync::Arc,
-    tokio::sync::{Semaphore, oneshot},
+    std::{sync::Arc, time::Duration},
+    tokio::{
+        runtime::Handle,
+        sync::{Semaphore, oneshot},
+    },
 };
 
 #[derive(Debug)]
@@ -18,20 +21,25 @@ pub(crate) struct Pools {
     /// Blocking tasks running or waiting for a permit.
     queue_len: IntGauge,
     scans_streamed: IntCounter,
+    /// How long a scan may read (none: no limit).
+    scan_time_limit: Option<Duration>,
+    /// How long a streamed scan waits for a client that reads nothing.
+    write_timeout: Duration,
 }
 
 impl Pools {
     pub(crate) fn new(
-        blocking_threads: usize,
-        max_concurrent_scans: usize,
+        config: &super::RpcConfig,
         queue_len: IntGauge,
         scans_streamed: IntCounter,
     ) -> Self {
         Self {
-            blocking: Arc::new(Semaphore::new(blocking_threads.max(1))),
-            scans: Arc::new(Semaphore::new(max_concurrent_scans.max(1))),
+            blocking: Arc::new(Semaphore::new(config.blocking_threads.max(1))),
+            scans: Arc::new(Semaphore::new(config.max_concurrent_scans.max(1))),
             queue_len,
             scans_streamed,
+            scan_time_limit: config.scan_timeout(),
+            write_timeout: config.write_timeout(),
         }
     }
 
@@ -82,9 +90,11 @@ impl Pools {
             let state = state.clone();
             let (head_tx, head_rx) = oneshot::channel();
             let streamed = self.scans_streamed.clone();
+            let permit = ScanPermit::new(permit, self.scans.clone(), Handle::current());
+            let (time_limit, write_timeout) = (self.scan_time_limit, self.write_timeout);
             let task = tokio::task::spawn_blocking(move || {
-                let _permit = permit;
-                let mut streamer = Streamer::new(head_tx, streamed);
+                let mut streamer =
+                    Streamer::new(head_tx, streamed, permit, time_limit, write_timeout);
                 let result = scan(&state, &mut streamer);
                 streamer.finish(result);
             });

@@ -4,8 +4,18 @@
 use {
     super::error::RpcError,
     bytes::Bytes,
-    futures::{Stream, StreamExt, stream},
-    tokio::sync::{mpsc, oneshot},
+    futures::{
+        StreamExt,
+        stream::{self, BoxStream},
+    },
+    std::{
+        sync::Arc,
+        time::{Duration, Instant},
+    },
+    tokio::{
+        runtime::Handle,
+        sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot},
+    },
 };
 
 /// Chunks a streamed result may have in flight towards the HTTP body.
@@ -44,34 +54,59 @@ pub(crate) enum BodyPart {
     Stream(mpsc::Receiver<Chunk>),
 }
 
-/// A response body as parts; mostly one buffer.
-#[derive(Debug, Default)]
-pub(crate) struct ResponseBody {
-    parts: Vec<BodyPart>,
+/// A response body: parts (mostly one buffer), or a stream produced while it is sent.
+pub(crate) enum ResponseBody {
+    Parts(Vec<BodyPart>),
+    Stream(BoxStream<'static, Chunk>),
+}
+
+impl std::fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Parts(parts) => f.debug_tuple("Parts").field(parts).finish(),
+            Self::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+impl Default for ResponseBody {
+    fn default() -> Self {
+        Self::Parts(Vec::new())
+    }
 }
 
 impl ResponseBody {
     /// The whole body, when nothing is streamed.
-    pub(crate) fn into_buffered(mut self) -> Result<Bytes, Self> {
-        match self.parts.as_slice() {
-            [] => Ok(Bytes::new()),
-            [BodyPart::Bytes(_)] => match self.parts.pop() {
-                Some(BodyPart::Bytes(bytes)) => Ok(bytes),
-                _ => unreachable!("matched a single buffered part"),
+    pub(crate) fn into_buffered(self) -> Result<Bytes, Self> {
+        match self {
+            Self::Parts(mut parts) => match parts.as_slice() {
+                [] => Ok(Bytes::new()),
+                [BodyPart::Bytes(_)] => match parts.pop() {
+                    Some(BodyPart::Bytes(bytes)) => Ok(bytes),
+                    _ => unreachable!("matched a single buffered part"),
+                },
+                _ => Err(Self::Parts(parts)),
             },
-            _ => Err(self),
+            stream => Err(stream),
         }
     }
 
     /// The body as a stream of chunks.
-    pub(crate) fn into_stream(self) -> impl Stream<Item = Chunk> + Send + 'static {
-        stream::iter(self.parts).flat_map(|part| match part {
-            BodyPart::Bytes(bytes) => stream::once(async move { Ok(bytes) }).boxed(),
-            BodyPart::Stream(receiver) => stream::unfold(receiver, |mut receiver| async move {
-                receiver.recv().await.map(|chunk| (chunk, receiver))
-            })
-            .boxed(),
-        })
+    pub(crate) fn into_stream(self) -> BoxStream<'static, Chunk> {
+        match self {
+            Self::Parts(parts) => stream::iter(parts)
+                .flat_map(|part| match part {
+                    BodyPart::Bytes(bytes) => stream::once(async move { Ok(bytes) }).boxed(),
+                    BodyPart::Stream(receiver) => {
+                        stream::unfold(receiver, |mut receiver| async move {
+                            receiver.recv().await.map(|chunk| (chunk, receiver))
+                        })
+                        .boxed()
+                    }
+                })
+                .boxed(),
+            Self::Stream(stream) => stream,
+        }
     }
 }
 
@@ -118,7 +153,47 @@ impl BodyWriter {
 
     pub(crate) fn finish(mut self) -> ResponseBody {
         self.flush();
-        ResponseBody { parts: self.parts }
+        ResponseBody::Parts(self.parts)
+    }
+}
+
+/// What a scan may hold only while it reads the store: its permit of the scan pool. It is
+/// given back while the scan waits for a slow client, and taken again before reading on.
+#[derive(Debug)]
+pub(crate) struct ScanPermit {
+    permit: Option<OwnedSemaphorePermit>,
+    pool: Arc<Semaphore>,
+    runtime: Handle,
+}
+
+impl ScanPermit {
+    pub(crate) fn new(permit: OwnedSemaphorePermit, pool: Arc<Semaphore>, runtime: Handle) -> Self {
+        Self {
+            permit: Some(permit),
+            pool,
+            runtime,
+        }
+    }
+}
+
+/// Why a scan stops early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StopReason {
+    /// The client went away: nobody reads the answer.
+    Gone,
+    /// The scan ran past its time limit.
+    TimedOut,
+}
+
+impl StopReason {
+    pub(crate) fn into_error(self, limit: Option<Duration>) -> RpcError {
+        match self {
+            Self::Gone => RpcError::Internal("the client went away".to_string()),
+            Self::TimedOut => RpcError::Scan(format!(
+                "scan aborted: the scan ran longer than {} s",
+                limit.unwrap_or_default().as_secs()
+            )),
+        }
     }
 }
 
@@ -127,22 +202,49 @@ impl BodyWriter {
 pub(crate) struct Streamer {
     head: Option<oneshot::Sender<Result<Reply, RpcError>>>,
     streamed: prometheus::IntCounter,
+    permit: Option<ScanPermit>,
+    deadline: Option<Instant>,
+    time_limit: Option<Duration>,
+    write_timeout: Duration,
 }
 
 impl Streamer {
     pub(crate) fn new(
         head: oneshot::Sender<Result<Reply, RpcError>>,
         streamed: prometheus::IntCounter,
+        permit: ScanPermit,
+        time_limit: Option<Duration>,
+        write_timeout: Duration,
     ) -> Self {
         Self {
             head: Some(head),
             streamed,
+            permit: Some(permit),
+            deadline: time_limit.map(|limit| Instant::now() + limit),
+            time_limit,
+            write_timeout,
         }
     }
 
     /// Whether the request is gone (client disconnected), so the scan can stop early.
     pub(crate) fn is_cancelled(&self) -> bool {
         self.head.as_ref().is_some_and(|head| head.is_closed())
+    }
+
+    /// Why the scan should stop now, if it should: the client is gone, or time is up.
+    pub(crate) fn stop_reason(&self) -> Option<StopReason> {
+        if self.is_cancelled() {
+            return Some(StopReason::Gone);
+        }
+        self.deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
+            .then_some(StopReason::TimedOut)
+    }
+
+    /// The error to stop the scan with, if it should stop now.
+    pub(crate) fn should_stop(&self) -> Option<RpcError> {
+        self.stop_reason()
+            .map(|reason| reason.into_error(self.time_limit))
     }
 
     /// Answers now with `head`; the returned sink takes the rest of the result.
@@ -152,7 +254,11 @@ impl Streamer {
             self.streamed.inc();
             let _ = head_tx.send(Ok(Reply::Stream { head, rest }));
         }
-        StreamSink { sender }
+        StreamSink {
+            sender,
+            permit: self.permit.take(),
+            write_timeout: self.write_timeout,
+        }
     }
 
     /// Delivers the scan's result, unless it already answered by streaming.
@@ -174,16 +280,64 @@ impl Streamer {
 #[derive(Debug)]
 pub(crate) struct StreamSink {
     sender: mpsc::Sender<Chunk>,
+    permit: Option<ScanPermit>,
+    write_timeout: Duration,
 }
 
 impl StreamSink {
-    /// Sends a chunk, waiting while the client is slow; false once the client is gone.
-    pub(crate) fn send(&self, bytes: Vec<u8>) -> bool {
-        self.sender.blocking_send(Ok(Bytes::from(bytes))).is_ok()
+    /// Sends a chunk; false once the client is gone. While the client is slow the scan permit
+    /// is given back (other scans run meanwhile) and taken again before the caller reads on; a
+    /// client that takes nothing for the write timeout is cut off.
+    pub(crate) fn send(&mut self, bytes: Vec<u8>) -> bool {
+        let chunk = match self.sender.try_send(Ok(Bytes::from(bytes))) {
+            Ok(()) => return true,
+            Err(mpsc::error::TrySendError::Closed(_)) => return false,
+            Err(mpsc::error::TrySendError::Full(chunk)) => chunk,
+        };
+        let Some(permit) = self.permit.as_mut() else {
+            return self.sender.blocking_send(chunk).is_ok();
+        };
+        permit.permit = None;
+        let runtime = permit.runtime.clone();
+        let sent = runtime.block_on(tokio::time::timeout(
+            self.write_timeout,
+            self.sender.send(chunk),
+        ));
+        match sent {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return false,
+            Err(_) => {
+                tracing::debug!(timeout = ?self.write_timeout, "a client read nothing of a streamed scan; cutting it off");
+                return false;
+            }
+        }
+        match runtime.block_on(permit.pool.clone().acquire_owned()) {
+            Ok(taken) => {
+                permit.permit = Some(taken);
+                true
+            }
+            Err(_) => false,
+        }
     }
 
-    /// Cuts the response: the client sees a truncated body.
+    /// Cuts the response: the client sees a truncated body (the connection is closed), never
+    /// a complete-looking one.
     pub(crate) fn abort(&self, why: String) {
-        let _ = self.sender.blocking_send(Err(StreamAborted(why)));
+        let chunk = match self.sender.try_send(Err(StreamAborted(why))) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => return,
+            Err(mpsc::error::TrySendError::Full(chunk)) => chunk,
+        };
+        match &self.permit {
+            // A client that reads nothing meanwhile is cut off by the socket's write timeout.
+            Some(permit) => {
+                let _ = permit.runtime.block_on(tokio::time::timeout(
+                    self.write_timeout,
+                    self.sender.send(chunk),
+                ));
+            }
+            None => {
+                let _ = self.sender.blocking_send(chunk);
+            }
+        }
     }
 }
