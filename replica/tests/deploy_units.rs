@@ -151,8 +151,9 @@ impl Unit {
             .collect()
     }
 
-    /// The directories systemd makes writable for the service, as absolute host paths.
-    fn writable_dirs(&self) -> Vec<PathBuf> {
+    /// The directories systemd creates for the service (owned by its user, writable), as
+    /// absolute host paths.
+    fn created_dirs(&self) -> Vec<PathBuf> {
         let mut dirs = Vec::new();
         for (key, base) in [
             ("StateDirectory", "/var/lib"),
@@ -166,6 +167,13 @@ impl Unit {
                     .map(|dir| Path::new(base).join(dir.trim_end_matches(':'))),
             );
         }
+        dirs
+    }
+
+    /// The directories the service may write: those systemd creates, and `ReadWritePaths=`
+    /// (which must exist already).
+    fn writable_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = self.created_dirs();
         dirs.extend(
             self.list("ReadWritePaths")
                 .iter()
@@ -455,13 +463,7 @@ fn the_dashboard_shows_metrics_that_exist() {
                         .iter()
                         .any(|prefix| token.starts_with(prefix))
                 })
-                .map(|token| {
-                    ["_bucket", "_sum", "_count"]
-                        .iter()
-                        .find_map(|suffix| token.strip_suffix(suffix))
-                        .unwrap_or(token)
-                        .to_string()
-                })
+                .map(str::to_string)
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -475,9 +477,16 @@ fn the_dashboard_shows_metrics_that_exist() {
             read_sources(&src, &mut sources);
         }
     }
+    // A histogram's series are its name with `_bucket`, `_sum` or `_count`.
+    let defined = |name: &str| sources.contains(&format!("\"{name}\""));
     let missing: Vec<&String> = names
         .iter()
-        .filter(|name| !sources.contains(&format!("\"{name}\"")))
+        .filter(|name| {
+            !defined(name)
+                && !["_bucket", "_sum", "_count"]
+                    .iter()
+                    .any(|suffix| name.strip_suffix(suffix).is_some_and(defined))
+        })
         .collect();
     assert!(
         missing.is_empty(),
@@ -551,7 +560,7 @@ impl Host {
     /// credentials (`LoadCredential=id:path`) copied into the credentials directory, whose
     /// host path (`%d`) is returned.
     fn prepare(&self, unit: &Unit) -> PathBuf {
-        for dir in unit.writable_dirs() {
+        for dir in unit.created_dirs() {
             std::fs::create_dir_all(self.path(dir)).unwrap();
         }
         let credentials = PathBuf::from(format!("/run/credentials/{}", unit.name));
@@ -761,7 +770,17 @@ fn the_units_start_with_the_example_configuration() {
     let credentials = sidecar_host.prepare(&unit);
     let env = unit.environment(|path| std::fs::read_to_string(sidecar_host.path(path)).ok());
     let argv = unit.command("ExecStart", &env, &credentials);
-    let archives = sidecar_host.path(&env["SIDECAR_LEDGER"]);
+    // The archive directory: --snapshots if given, else --ledger.
+    let flag = |name: &str| {
+        argv.iter()
+            .position(|arg| arg == name)
+            .map(|at| argv[at + 1].clone())
+    };
+    let archives = sidecar_host.path(
+        flag("--snapshots")
+            .or_else(|| flag("--ledger"))
+            .expect("the sidecar's --ledger"),
+    );
     std::fs::create_dir_all(&archives).unwrap();
     for entry in std::fs::read_dir(repo().join("fixtures/agave-3slot")).unwrap() {
         let path = entry.unwrap().path();
