@@ -93,3 +93,71 @@ fn check_rejects_unknown_keys_and_bad_upstreams() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("not-a-pubkey"));
 }
+
+/// The header promises: "values are the defaults unless marked example". Each key whose value
+/// differs from the default needs "example" in its comment: the nearest block of comment lines
+/// above it (within its paragraph), or a comment on its own line.
+#[test]
+fn every_value_other_than_the_default_is_marked_as_an_example() {
+    let text = std::fs::read_to_string(example()).unwrap();
+    let shown: toml::Value = toml::from_str(&text).unwrap();
+    let defaults = toml::Value::try_from(ReplicaConfig::default()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut section: Vec<String> = Vec::new();
+    let mut unmarked = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix('[') {
+            section = name
+                .trim_end_matches(']')
+                .split('.')
+                .map(String::from)
+                .collect();
+            continue;
+        }
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((key, _)) = line.split_once('=') else {
+            continue;
+        };
+        let path: Vec<&str> = section
+            .iter()
+            .map(String::as_str)
+            .chain([key.trim()])
+            .collect();
+        let lookup = |value: &toml::Value| {
+            path.iter()
+                .try_fold(value.clone(), |value, key| value.get(key).cloned())
+        };
+        if lookup(&shown) == lookup(&defaults) {
+            continue;
+        }
+        let mut comment = line
+            .split_once('#')
+            .map(|(_, c)| c.to_string())
+            .unwrap_or_default();
+        // The nearest comment block above, which may describe several keys in a row.
+        let mut in_block = false;
+        for above in lines[..index].iter().rev().map(|line| line.trim()) {
+            if above.is_empty() || above.starts_with('[') {
+                break;
+            }
+            match above.strip_prefix('#') {
+                Some(text) => {
+                    comment.push_str(text);
+                    in_block = true;
+                }
+                None if in_block => break,
+                None => {}
+            }
+        }
+        if !comment.to_lowercase().contains("example") {
+            unmarked.push(path.join("."));
+        }
+    }
+    assert!(
+        unmarked.is_empty(),
+        "deploy/replica.toml shows non-default values without marking them as examples: {unmarked:?}"
+    );
+}
