@@ -18,8 +18,6 @@ use {
     write::{SnapshotWriteError, WrittenSnapshot, write_full, write_incremental},
 };
 
-pub const DEFAULT_FULL_INTERVAL_SLOTS: u64 = 25_000;
-pub const DEFAULT_INCREMENTAL_INTERVAL_SLOTS: u64 = 500;
 pub const DEFAULT_MAX_FULL_TO_RETAIN: usize = 2;
 pub const DEFAULT_MAX_INCREMENTAL_TO_RETAIN: usize = 4;
 

@@ -1,4 +1,4 @@
-//! A real S3-compatible server on loopback: s3s-fs (from crates.io, installed by `.ci/run`).
+//! A real S3-compatible server on loopback: s3s-fs (from crates.io, installed by `scripts/test`).
 //! `S3_SERVER_BIN` names the binary; the default is where `.ci/run` installs it. A missing
 //! binary fails the test with the install command.
 
