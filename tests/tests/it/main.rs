@@ -5,6 +5,7 @@ mod client_js;
 mod client_python;
 mod client_rust;
 mod dev_cluster;
+mod kill_campaign;
 mod load_balancer;
 mod replication;
 mod rpc_golden;

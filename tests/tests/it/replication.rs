@@ -142,6 +142,20 @@ fn an_identity_not_on_the_allowlist_is_refused() {
         status["rootSlot"], sim.ready["snapshotSlot"],
         "a refused replica applies nothing"
     );
+    // It says why once and does not hammer the upstream: no retry within seconds, one error
+    // line (the upstream logs its refusals at most once per identity and interval).
+    std::thread::sleep(Duration::from_secs(3));
+    let log = refused.log();
+    let said = log.matches("refuses this replica").count();
+    assert_eq!(said, 1, "{log}");
+    let attempts = log.matches("upstream failed").count();
+    assert_eq!(attempts, 0, "retried at the short backoff:\n{log}");
+    let refusals = sim.log().matches("refused").count();
+    assert!(
+        refusals <= 2,
+        "the upstream logged {refusals} refusals:\n{}",
+        sim.log()
+    );
 }
 
 #[test]
