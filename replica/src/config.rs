@@ -5,6 +5,7 @@ use {
     crate::store::{IndexConfig, IndexKind, StoreConfig},
     replication_proto::transport::Upstream,
     serde::{Deserialize, Serialize},
+    snapshot_tools::s3::S3Location,
     solana_pubkey::Pubkey,
     std::{
         path::{Path, PathBuf},
@@ -36,6 +37,8 @@ pub enum ConfigError {
     Upstream { value: String, reason: String },
     #[error("--ledger is required")]
     NoLedger,
+    #[error("[s3] {0}")]
+    S3(String),
 }
 
 const DEFAULT_BLOCK_CACHE_MB: usize = 256;
@@ -65,7 +68,41 @@ pub struct ReplicaConfig {
     /// Trackers to bootstrap through when the ledger holds no store (or a new bootstrap is
     /// needed): base URLs such as `http://tracker:8458`.
     pub trackers: Vec<String>,
+    /// The snapshot sources (tracker targets, `host:port` as the trackers list them, e.g. the
+    /// sidecars beside the validators) whose archives verify this replica's state and bootstrap
+    /// it; empty: every source the trackers list.
+    pub trusted_snapshot_sources: Vec<String>,
     pub snapshots: crate::snapshot::SnapshotConfig,
+    /// An S3-compatible mirror to bootstrap from when no tracker's sources can serve.
+    pub s3: S3Section,
+}
+
+/// Where a snapshot mirror bucket is; credentials come from `AWS_ACCESS_KEY_ID` and
+/// `AWS_SECRET_ACCESS_KEY` (none: unsigned requests to a public bucket).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Section {
+    /// Endpoint URL, e.g. `https://s3.us-east-1.amazonaws.com`; goes with `bucket`.
+    pub url: Option<String>,
+    pub bucket: Option<String>,
+    /// Key prefix (`mainnet` → `mainnet/<file>`).
+    pub prefix: String,
+    /// Signing region.
+    pub region: String,
+    /// Virtual-hosted-style URLs (`<bucket>.<host>`) instead of path-style.
+    pub virtual_host: bool,
+}
+
+impl Default for S3Section {
+    fn default() -> Self {
+        Self {
+            url: None,
+            bucket: None,
+            prefix: String::new(),
+            region: snapshot_tools::s3::DEFAULT_REGION.to_string(),
+            virtual_host: false,
+        }
+    }
 }
 
 /// Following upstreams and serving downstream replicas.
@@ -94,7 +131,9 @@ impl Default for ReplicaConfig {
             rpc: crate::rpc::RpcConfig::default(),
             replication: ReplicationSection::default(),
             trackers: Vec::new(),
+            trusted_snapshot_sources: Vec::new(),
             snapshots: crate::snapshot::SnapshotConfig::default(),
+            s3: S3Section::default(),
         }
     }
 }
@@ -191,6 +230,31 @@ impl ReplicaConfig {
                 })
             })
             .collect()
+    }
+
+    /// The snapshot mirror, if a bucket is configured.
+    pub fn s3_location(&self) -> Result<Option<S3Location>, ConfigError> {
+        let s3 = &self.s3;
+        match (&s3.url, &s3.bucket) {
+            (None, None) => Ok(None),
+            (Some(url), Some(bucket)) => {
+                let endpoint = url
+                    .parse()
+                    .map_err(|error| ConfigError::S3(format!("url {url}: {error}")))?;
+                let mut prefix = s3.prefix.trim_start_matches('/').to_string();
+                if !prefix.is_empty() && !prefix.ends_with('/') {
+                    prefix.push('/');
+                }
+                Ok(Some(S3Location {
+                    endpoint,
+                    bucket: bucket.clone(),
+                    prefix,
+                    region: s3.region.clone(),
+                    virtual_host: s3.virtual_host,
+                }))
+            }
+            _ => Err(ConfigError::S3("url and bucket go together".into())),
+        }
     }
 
     /// The identities allowed to replicate from this node (empty: any identity).

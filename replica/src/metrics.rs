@@ -1,10 +1,7 @@
 //! The replica's Prometheus metrics. Names are prefixed `replica_` with unit suffixes; labels
 //! never hold a pubkey, slot or peer. (JSON-RPC metrics live with the RPC server.)
 
-use {
-    crate::state::ReplicaState,
-    prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Opts, Registry},
-};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Opts, Registry};
 
 pub const ROOT_SLOT: &str = "replica_root_slot";
 pub const CONFIRMED_SLOT: &str = "replica_confirmed_slot";
@@ -21,9 +18,31 @@ pub const STORE_SST_BYTES: &str = "replica_store_sst_bytes";
 pub const STORE_MEMTABLE_BYTES: &str = "replica_store_memtable_bytes";
 pub const SNAPSHOTS_WRITTEN: &str = "replica_snapshot_archives_written_total";
 pub const NEEDS_BOOTSTRAP: &str = "replica_needs_bootstrap";
+pub const HEALTH: &str = "replica_health";
+pub const LAST_VERIFIED_SLOT: &str = "replica_last_verified_slot";
+pub const SNAPSHOTS_VERIFIED: &str = "replica_snapshots_verified_total";
+pub const SNAPSHOT_MISMATCHES: &str = "replica_snapshot_mismatches_total";
+pub const BOOTSTRAPS: &str = "replica_bootstraps_total";
+pub const BOOTSTRAP_FAILURES: &str = "replica_bootstrap_failures_total";
+
+/// The state the gauges show, read each refresh.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GaugeValues {
+    pub root: u64,
+    pub confirmed: u64,
+    pub upstream_confirmed: u64,
+    pub overlay_slots: usize,
+    pub accounts: Option<u64>,
+    pub sst_bytes: u64,
+    pub memtable_bytes: u64,
+    pub needs_bootstrap: bool,
+    /// 0 ok, 1 behind, 2 unknown.
+    pub health: i64,
+    pub last_verified_slot: Option<u64>,
+}
 
 /// Counters and histograms updated where things happen; gauges of state are refreshed from
-/// [`ReplicaState`] when scraped.
+/// [`GaugeValues`] every second.
 #[derive(Debug, Clone)]
 pub struct ReplicaMetrics {
     pub commit_seconds: Histogram,
@@ -32,6 +51,10 @@ pub struct ReplicaMetrics {
     pub slots_fetched: IntCounter,
     pub upstream_failures: IntCounter,
     pub snapshots_written: IntCounter,
+    pub snapshots_verified: IntCounter,
+    pub snapshot_mismatches: IntCounter,
+    pub bootstraps: IntCounter,
+    pub bootstrap_failures: IntCounter,
     root_slot: IntGauge,
     confirmed_slot: IntGauge,
     upstream_confirmed_slot: IntGauge,
@@ -41,6 +64,8 @@ pub struct ReplicaMetrics {
     store_sst_bytes: IntGauge,
     store_memtable_bytes: IntGauge,
     needs_bootstrap: IntGauge,
+    health: IntGauge,
+    last_verified_slot: IntGauge,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(
@@ -88,6 +113,19 @@ impl ReplicaMetrics {
                 "Upstream connections or exchanges that failed",
             ),
             snapshots_written: counter(SNAPSHOTS_WRITTEN, "Snapshot archives this replica wrote"),
+            snapshots_verified: counter(
+                SNAPSHOTS_VERIFIED,
+                "Validator snapshots whose hash matched this replica's state at their slot",
+            ),
+            snapshot_mismatches: counter(
+                SNAPSHOT_MISMATCHES,
+                "Validator snapshots whose hash did not match this replica's state at their slot",
+            ),
+            bootstraps: counter(BOOTSTRAPS, "Stores loaded from snapshot archives"),
+            bootstrap_failures: counter(
+                BOOTSTRAP_FAILURES,
+                "Bootstraps that failed (the store in service was kept)",
+            ),
             root_slot: gauge(ROOT_SLOT, "Slot of the rooted store"),
             confirmed_slot: gauge(CONFIRMED_SLOT, "Slot of the confirmed view"),
             upstream_confirmed_slot: gauge(
@@ -109,32 +147,35 @@ impl ReplicaMetrics {
                 NEEDS_BOOTSTRAP,
                 "1 when the upstream cannot bring this replica forward",
             ),
+            health: gauge(HEALTH, "What /health says: 0 ok, 1 behind, 2 unknown"),
+            last_verified_slot: gauge(
+                LAST_VERIFIED_SLOT,
+                "Newest slot at which a validator snapshot confirmed this replica's state",
+            ),
         }
     }
 
-    /// Refreshes the state gauges (called before each scrape).
-    pub fn refresh(&self, state: &ReplicaState) {
+    /// Refreshes the state gauges.
+    pub fn refresh(&self, values: &GaugeValues) {
         let as_gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
-        let root = state.root_slot().unwrap_or_default();
-        let confirmed = state.confirmed_slot().unwrap_or(root);
-        self.root_slot.set(as_gauge(root));
-        self.confirmed_slot.set(as_gauge(confirmed));
-        let upstream = state
-            .upstream()
-            .map(|upstream| upstream.confirmed_slot)
-            .unwrap_or_default();
-        self.upstream_confirmed_slot.set(as_gauge(upstream));
-        self.slots_behind
-            .set(as_gauge(upstream.saturating_sub(confirmed)));
-        self.overlay_slots
-            .set(state.overlay().read().expect("overlay lock").len() as i64);
-        if let Some(root) = state.store().root() {
-            self.accounts.set(as_gauge(root.accounts));
+        self.root_slot.set(as_gauge(values.root));
+        self.confirmed_slot.set(as_gauge(values.confirmed));
+        self.upstream_confirmed_slot
+            .set(as_gauge(values.upstream_confirmed));
+        self.slots_behind.set(as_gauge(
+            values.upstream_confirmed.saturating_sub(values.confirmed),
+        ));
+        self.overlay_slots.set(values.overlay_slots as i64);
+        if let Some(accounts) = values.accounts {
+            self.accounts.set(as_gauge(accounts));
         }
-        let (sst, memtables) = state.store().size_bytes();
-        self.store_sst_bytes.set(as_gauge(sst));
-        self.store_memtable_bytes.set(as_gauge(memtables));
-        self.needs_bootstrap
-            .set(i64::from(state.needs_bootstrap().is_some()));
+        self.store_sst_bytes.set(as_gauge(values.sst_bytes));
+        self.store_memtable_bytes
+            .set(as_gauge(values.memtable_bytes));
+        self.needs_bootstrap.set(i64::from(values.needs_bootstrap));
+        self.health.set(values.health);
+        if let Some(slot) = values.last_verified_slot {
+            self.last_verified_slot.set(as_gauge(slot));
+        }
     }
 }

@@ -2,7 +2,11 @@
 //! replication source, so replicas chain into trees without touching the validator.
 
 use {
-    crate::{bank::overlay::OverlaySlot, state::ReplicaState, store::delta_log::DeltaRecord},
+    crate::{
+        bank::overlay::OverlaySlot,
+        state::{ReplicaState, ServedState},
+        store::delta_log::DeltaRecord,
+    },
     replication_proto::{
         AccountRecord, SlotConfirmations, SlotHeader, SlotInfo, SlotRecords, SlotSource,
         SlotStatus, SourceError, source::SharedSlotRecords,
@@ -17,20 +21,21 @@ const MAX_LISTED_SLOTS: usize = 1024;
 
 #[derive(Debug)]
 pub struct ReplicaSource {
-    state: Arc<ReplicaState>,
+    /// Read afresh by each call, so a store loaded anew is served from its first answer on.
+    served: Arc<ServedState>,
 }
 
 impl ReplicaSource {
-    pub fn new(state: Arc<ReplicaState>) -> Self {
-        Self { state }
+    pub fn new(served: Arc<ServedState>) -> Self {
+        Self { served }
     }
+}
 
-    fn first_available_slot(&self) -> Slot {
-        let store = self.state.store();
-        match store.first_delta_slot() {
-            Ok(Some(slot)) => slot,
-            _ => store.root_slot().unwrap_or_default() + 1,
-        }
+fn first_available_slot(state: &ReplicaState) -> Slot {
+    let store = state.store();
+    match store.first_delta_slot() {
+        Ok(Some(slot)) => slot,
+        _ => store.root_slot().unwrap_or_default() + 1,
     }
 }
 
@@ -67,8 +72,9 @@ fn overlay_records(slot: &OverlaySlot) -> Vec<AccountRecord> {
 
 impl SlotSource for ReplicaSource {
     fn confirmations(&self, last_replicated_slot: Slot) -> SlotConfirmations {
-        let seq = self.state.change_seq();
-        let store = self.state.store();
+        let state = self.served.load();
+        let seq = state.change_seq();
+        let store = state.store();
         let mut slots: Vec<SlotInfo> =
             match store.delta_slots_after(last_replicated_slot, MAX_LISTED_SLOTS) {
                 Ok(headers) => headers
@@ -90,7 +96,7 @@ impl SlotSource for ReplicaSource {
         let listed_until = slots.last().map_or(last_replicated_slot, |info| info.slot);
         if slots.len() < MAX_LISTED_SLOTS {
             let root = store.root_slot().unwrap_or_default();
-            let overlay = self.state.overlay().read().expect("overlay lock");
+            let overlay = state.overlay().read().expect("overlay lock");
             if let Some(tip) = overlay.confirmed_tip()
                 && let Some(mut chain) = overlay.chain(tip, root)
             {
@@ -112,13 +118,13 @@ impl SlotSource for ReplicaSource {
         }
         SlotConfirmations {
             seq,
-            first_available_slot: self.first_available_slot(),
+            first_available_slot: first_available_slot(&state),
             slots,
         }
     }
 
     fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.state.subscribe_changes()
+        self.served.load().node().subscribe_changes()
     }
 
     fn slot_accounts(
@@ -126,8 +132,8 @@ impl SlotSource for ReplicaSource {
         slot: Slot,
         blockhash: &Hash,
     ) -> Result<Box<dyn SlotRecords>, SourceError> {
-        if let Some(overlay_slot) = self
-            .state
+        let state = self.served.load();
+        if let Some(overlay_slot) = state
             .overlay()
             .read()
             .expect("overlay lock")
@@ -147,11 +153,11 @@ impl SlotSource for ReplicaSource {
                 overlay_slot.accounts_lt_hash,
             )));
         }
-        let store = self.state.store();
+        let store = state.store();
         let internal = |error: crate::store::StoreError| SourceError::Internal(error.to_string());
         match store.delta_slot(slot).map_err(internal)? {
             Some(header) if header.meta.blockhash == *blockhash => Ok(Box::new(DeltaLogRecords {
-                state: self.state.clone(),
+                state: state.clone(),
                 header: SlotHeader {
                     slot,
                     blockhash: *blockhash,
@@ -168,7 +174,7 @@ impl SlotSource for ReplicaSource {
                 blockhash: *blockhash,
             }),
             None => {
-                let first_available_slot = self.first_available_slot();
+                let first_available_slot = first_available_slot(&state);
                 if slot < first_available_slot {
                     Err(SourceError::SlotUnavailable {
                         first_available_slot,

@@ -5,7 +5,7 @@
 use {
     replica::{
         serve::ReplicaSource,
-        state::{Commitment, ReplicaState},
+        state::{Commitment, ReplicaState, ServedState},
         store::{AccountsStore, SlotCommit, SlotMeta, check::check_store, workload},
         sync::{self, SyncConfig, SyncExit},
     },
@@ -209,7 +209,10 @@ async fn upstream_to_a_to_b_matches_the_reference_slot_by_slot() {
     } = Setup::new();
 
     let a = replica(load(dir.path(), "a", &archive));
-    let (a_server, a_key) = server(Arc::new(ReplicaSource::new(a.clone())), &cancel);
+    let (a_server, a_key) = server(
+        Arc::new(ReplicaSource::new(Arc::new(ServedState::new(a.clone())))),
+        &cancel,
+    );
     let b = replica(load(dir.path(), "b", &archive));
     // B prefers an upstream that does not answer, then fails over to A.
     let dead: SocketAddr = "127.0.0.1:9".parse().unwrap();

@@ -33,7 +33,7 @@ mod workload;
 
 pub use {
     genesis::{ClusterParams, Genesis},
-    node::{SimError, SimNode},
+    node::{NodeOptions, SimError, SimNode, SnapshotSchedule},
     simulator::{DEFAULT_SLOT_MS, LtHashBook, RootedReport, SimConfig, Simulator, StepReport},
     state::SimAccount,
 };

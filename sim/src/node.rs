@@ -3,11 +3,14 @@
 
 use {
     super::{Genesis, RootedReport, SimConfig, Simulator, StepReport},
+    crate::snapshot::write_state_archive,
     agave_geyser_plugin_interface::geyser_plugin_interface::{GeyserPlugin, GeyserPluginError},
     geyser_plugin::{ReplicationPlugin, config::PluginConfig},
-    replication_proto::Pubkey,
+    replication_proto::{Pubkey, Slot},
     std::{
+        collections::VecDeque,
         net::SocketAddr,
+        path::PathBuf,
         time::{Duration, Instant},
     },
     tokio_util::sync::CancellationToken,
@@ -38,12 +41,82 @@ impl SimError {
 /// The longest single sleep of the run loop, so cancellation is noticed promptly.
 const SLEEP_STEP: Duration = Duration::from_millis(50);
 
+/// How a [`SimNode`] behaves beside its content.
+#[derive(Clone, Debug)]
+pub struct NodeOptions {
+    /// Slot trailers carry the simulator's lattice hashes; without them the plugin behaves as
+    /// inside a real validator, which cannot compute one.
+    pub lattice_hashes: bool,
+    /// Full snapshot archives of the state, as a validator writes them.
+    pub snapshots: Option<SnapshotSchedule>,
+}
+
+impl Default for NodeOptions {
+    fn default() -> Self {
+        Self {
+            lattice_hashes: true,
+            snapshots: None,
+        }
+    }
+}
+
+/// Full snapshot archives every `interval_slots`, the newest `keep` of them kept in `dir`.
+#[derive(Clone, Debug)]
+pub struct SnapshotSchedule {
+    pub dir: PathBuf,
+    pub interval_slots: u64,
+    pub keep: usize,
+}
+
+/// The periodic archives: a state captured at an interval's first main-chain slot, written
+/// once that slot is rooted (a validator snapshots only rooted banks).
+#[derive(Debug)]
+struct Snapshots {
+    schedule: SnapshotSchedule,
+    last_captured: Slot,
+    pending: Option<Genesis>,
+    written: VecDeque<PathBuf>,
+}
+
+impl Snapshots {
+    fn after_step(&mut self, sim: &Simulator, report: &StepReport) {
+        let interval = self.schedule.interval_slots.max(1);
+        if self.pending.is_none() && report.slot / interval > self.last_captured / interval {
+            self.last_captured = report.slot;
+            self.pending = Some(sim.tip_snapshot());
+        }
+        let rooted = report.rooted.last().map(|rooted| rooted.slot);
+        let Some(pending) = self
+            .pending
+            .take_if(|pending| rooted.is_some_and(|rooted| rooted >= pending.slot))
+        else {
+            return;
+        };
+        match write_state_archive(&pending, &self.schedule.dir) {
+            Ok(path) => {
+                tracing::info!(slot = pending.slot, archive = %path.display(), "wrote a full snapshot archive");
+                self.written.push_back(path);
+                while self.written.len() > self.schedule.keep.max(1) {
+                    let old = self.written.pop_front().expect("not empty");
+                    if let Err(error) = std::fs::remove_file(&old) {
+                        tracing::warn!(archive = %old.display(), %error, "cannot remove an old snapshot archive");
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(slot = pending.slot, %error, "cannot write a snapshot archive")
+            }
+        }
+    }
+}
+
 /// A simulator driving an in-process [`ReplicationPlugin`] that serves replicas, with trailers
-/// carrying the simulator's lattice hashes.
+/// carrying the simulator's lattice hashes (unless told otherwise).
 #[derive(Debug)]
 pub struct SimNode {
     sim: Simulator,
     plugin: ReplicationPlugin,
+    snapshots: Option<Snapshots>,
 }
 
 impl SimNode {
@@ -51,6 +124,15 @@ impl SimNode {
     /// config file written as `sim-plugin.json` in `plugin_config.data_dir`), and sends the
     /// startup notifications. The replication server is listening when this returns.
     pub fn start(config: SimConfig, plugin_config: &PluginConfig) -> Result<Self, SimError> {
+        Self::start_with(config, plugin_config, NodeOptions::default())
+    }
+
+    /// [`SimNode::start`] with `options`.
+    pub fn start_with(
+        config: SimConfig,
+        plugin_config: &PluginConfig,
+        options: NodeOptions,
+    ) -> Result<Self, SimError> {
         let mut sim = Simulator::new(config);
         let dir = &plugin_config.data_dir;
         std::fs::create_dir_all(dir).map_err(|source| SimError::Io {
@@ -62,12 +144,26 @@ impl SimNode {
             path: path.clone(),
             source,
         })?;
-        let mut plugin = ReplicationPlugin::with_lt_hashes(sim.lt_hash_source());
+        let mut plugin = if options.lattice_hashes {
+            ReplicationPlugin::with_lt_hashes(sim.lt_hash_source())
+        } else {
+            ReplicationPlugin::new()
+        };
         plugin
             .on_load(&path.to_string_lossy(), false)
             .map_err(SimError::plugin)?;
         sim.notify_startup(&plugin)?;
-        Ok(Self { sim, plugin })
+        let snapshots = options.snapshots.map(|schedule| Snapshots {
+            schedule,
+            last_captured: sim.tip_slot(),
+            pending: None,
+            written: VecDeque::new(),
+        });
+        Ok(Self {
+            sim,
+            plugin,
+            snapshots,
+        })
     }
 
     /// The simulator.
@@ -114,7 +210,11 @@ impl SimNode {
 
     /// One slot.
     pub fn step(&mut self) -> Result<StepReport, SimError> {
-        self.sim.step(&self.plugin)
+        let report = self.sim.step(&self.plugin)?;
+        if let Some(snapshots) = &mut self.snapshots {
+            snapshots.after_step(&self.sim, &report);
+        }
+        Ok(report)
     }
 
     /// Produces `slots` slots (forever when `None`), one every `slot_ms` milliseconds (as fast

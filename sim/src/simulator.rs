@@ -41,6 +41,10 @@ pub struct SimConfig {
     pub root_lag: usize,
     /// Unix time of slot 0.
     pub genesis_creation_time: i64,
+    /// Testing only: the plugin is told of one extra account write in this main-chain slot
+    /// that the simulator's state does not hold, so replicas diverge from the validator there
+    /// (what a lost or altered notification would do).
+    pub corrupt_slot: Option<Slot>,
 }
 
 impl Default for SimConfig {
@@ -54,6 +58,7 @@ impl Default for SimConfig {
             skip_probability: 0.03,
             root_lag: 6,
             genesis_creation_time: 1_700_000_000,
+            corrupt_slot: None,
         }
     }
 }
@@ -353,7 +358,10 @@ impl Simulator {
         }
         let ctx = self.context(slot, 0);
         let mut sysvars = self.sysvars.clone();
-        let main = self.build_bank(&ctx, &mut sysvars, false);
+        let mut main = self.build_bank(&ctx, &mut sysvars, false);
+        if self.config.corrupt_slot == Some(slot) {
+            self.corrupt(&mut main.notes, slot);
+        }
         self.book.insert(slot, ctx.blockhash, main.checksum);
         report.slot = slot;
         report.writes += main.writes;
@@ -384,6 +392,56 @@ impl Simulator {
             self.compact_registry();
         }
         Ok(report)
+    }
+
+    /// Adds a write the state never receives, before the bank completes.
+    fn corrupt(&self, notes: &mut Vec<Note>, slot: Slot) {
+        let completed = notes
+            .iter()
+            .position(|note| {
+                matches!(
+                    note,
+                    Note::Status {
+                        status: SlotStatus::Completed,
+                        ..
+                    }
+                )
+            })
+            .unwrap_or(notes.len());
+        let pubkey = genesis::derive_key(self.config.seed, "corrupt", slot);
+        tracing::warn!(slot, %pubkey, "notifying a write the state does not hold (--corrupt-slot)");
+        notes.insert(
+            completed,
+            Note::Account {
+                slot,
+                pubkey,
+                account: SimAccount::new(1_000_000, solana_sdk_ids::system_program::ID, Vec::new()),
+            },
+        );
+    }
+
+    /// The main-chain state after the newest bank, as a snapshot (the bank's fields as the
+    /// initial state's, with this slot's identity, accounts and blockhashes).
+    pub fn tip_snapshot(&self) -> Genesis {
+        let accounts = self.state.sorted();
+        let validators = &self.registry.validators;
+        Genesis {
+            slot: self.tip.slot,
+            parent_slot: self.tip.parent,
+            block_height: self.tip.block_height,
+            blockhash: self.tip.blockhash,
+            bank_hash: self.tip.bank_hash,
+            parent_bank_hash: derive_hash(self.config.seed, "bank", self.tip.parent, 0),
+            lt_hash: self.state.lt_hash().clone(),
+            lt_hash_checksum: self.tip.checksum,
+            capitalization: self.state.capitalization(),
+            accounts_data_len: accounts.iter().map(|(_, a)| a.data.len() as u64).sum(),
+            accounts,
+            recent_blockhashes: self.sysvars.recent.clone(),
+            leader: validators[(self.tip.slot / 4) as usize % validators.len()].identity,
+            total_stake: self.genesis.total_stake,
+            bank: self.genesis.bank.clone(),
+        }
     }
 
     /// Confirmations (some omitted) and roots (sometimes only the newest), in shuffled order.

@@ -1,4 +1,5 @@
-//! The simulator's initial state as a genuine-format full snapshot archive.
+//! A simulator state (the initial one, or a later rooted one) as a genuine-format full
+//! snapshot archive.
 
 use {
     crate::genesis::{BLOCKHASH_QUEUE_MAX_AGE, Genesis, slot_time},
@@ -12,7 +13,7 @@ use {
 
 /// Why the archive could not be written.
 #[derive(Debug, thiserror::Error)]
-pub enum GenesisArchiveError {
+pub enum StateArchiveError {
     /// The archive writer failed.
     #[error(transparent)]
     Write(#[from] WriteError),
@@ -67,12 +68,9 @@ pub fn bank_fields(genesis: &Genesis) -> BankFields {
     }
 }
 
-/// Writes a full snapshot archive (`.tar.zst`, Agave's format) of the simulator's initial state
-/// into `dir`; its name carries blake3 of the accounts lattice hash. Returns its path.
-pub fn write_genesis_archive(
-    genesis: &Genesis,
-    dir: &Path,
-) -> Result<PathBuf, GenesisArchiveError> {
+/// Writes a full snapshot archive (`.tar.zst`, Agave's format) of a simulator state into `dir`;
+/// its name carries blake3 of the accounts lattice hash. Returns its path.
+pub fn write_state_archive(genesis: &Genesis, dir: &Path) -> Result<PathBuf, StateArchiveError> {
     let slot = genesis.slot;
     let mut writer = ArchiveWriter::new(dir, ArchiveKind::Full, slot, ArchiveFormat::TarZstd);
     for (index, (pubkey, account)) in genesis.accounts.iter().enumerate() {
@@ -94,7 +92,7 @@ pub fn write_genesis_archive(
         })?;
     }
     if *writer.pushed_lt_hash() != genesis.lt_hash {
-        return Err(GenesisArchiveError::LtHashMismatch);
+        return Err(StateArchiveError::LtHashMismatch);
     }
     let mut manifest = SnapshotManifest::from_bank_fields(
         slot,

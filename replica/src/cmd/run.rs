@@ -21,6 +21,11 @@ pub struct RunArgs {
     /// longer bring the store forward (repeatable; e.g. `http://tracker:8458`).
     #[arg(long = "tracker")]
     pub trackers: Vec<String>,
+    /// Snapshot source whose archives verify this replica's state and bootstrap it: a tracker
+    /// target as the tracker lists it, e.g. the sidecar beside a validator `10.0.0.10:13080`
+    /// (repeatable; none: every source the trackers list).
+    #[arg(long = "trusted-snapshot-source")]
+    pub trusted_snapshot_sources: Vec<String>,
     /// Write an incremental snapshot archive every N slots (and a full one every
     /// --full-snapshot-interval-slots, by default 10 × N).
     #[arg(long)]
@@ -73,6 +78,22 @@ pub struct RunArgs {
     /// Written as JSON once the replica is ready.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
+    /// S3-compatible snapshot mirror to bootstrap from when no tracker source serves (goes
+    /// with --s3-bucket; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
+    #[arg(long)]
+    pub s3_url: Option<String>,
+    /// Mirror bucket (goes with --s3-url).
+    #[arg(long)]
+    pub s3_bucket: Option<String>,
+    /// Mirror key prefix.
+    #[arg(long)]
+    pub s3_prefix: Option<String>,
+    /// Mirror signing region [default: us-east-1].
+    #[arg(long)]
+    pub s3_region: Option<String>,
+    /// Virtual-hosted-style mirror URLs (`<bucket>.<host>`) instead of path-style.
+    #[arg(long)]
+    pub s3_virtual_host: bool,
     /// Stop once the store is bootstrapped or reopened.
     #[arg(long)]
     pub exit_after_bootstrap: bool,
@@ -101,6 +122,9 @@ impl RunArgs {
         }
         if !self.trackers.is_empty() {
             config.trackers = self.trackers.clone();
+        }
+        if !self.trusted_snapshot_sources.is_empty() {
+            config.trusted_snapshot_sources = self.trusted_snapshot_sources.clone();
         }
         if let Some(slots) = self.snapshot_interval_slots {
             config.snapshots.incremental_interval_slots = slots;
@@ -152,6 +176,21 @@ impl RunArgs {
         if let Some(slots) = self.delta_log_retention_slots {
             config.store.delta_log_retention_slots = slots;
         }
+        if self.s3_url.is_some() {
+            config.s3.url.clone_from(&self.s3_url);
+        }
+        if self.s3_bucket.is_some() {
+            config.s3.bucket.clone_from(&self.s3_bucket);
+        }
+        if let Some(prefix) = &self.s3_prefix {
+            config.s3.prefix.clone_from(prefix);
+        }
+        if let Some(region) = &self.s3_region {
+            config.s3.region.clone_from(region);
+        }
+        if self.s3_virtual_host {
+            config.s3.virtual_host = true;
+        }
         Ok(config)
     }
 }
@@ -166,6 +205,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     config.ledger()?;
     config.upstreams()?;
     config.allowed_replicas()?;
+    config.s3_location()?;
     if args.check {
         println!("{}", toml::to_string_pretty(&config)?);
         return Ok(ExitCode::SUCCESS);

@@ -13,13 +13,14 @@ mod server;
 
 pub use server::config::{
     DEFAULT_BLOCKING_THREADS, DEFAULT_BODY_TIMEOUT_SECS, DEFAULT_HEADER_TIMEOUT_SECS,
-    DEFAULT_HEALTH_CHECK_SLOT_DISTANCE, DEFAULT_MAX_CONCURRENT_SCANS, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_MULTIPLE_ACCOUNTS, DEFAULT_MAX_REQUEST_BODY_SIZE, DEFAULT_POINT_READ_QUEUE,
-    DEFAULT_POINT_READ_THREADS, DEFAULT_SCAN_RESULTS_LIMIT_MB, DEFAULT_SCAN_TIMEOUT_SECS,
-    DEFAULT_WRITE_TIMEOUT_SECS, RpcArgs, RpcConfig,
+    DEFAULT_HEALTH_CHECK_SLOT_DISTANCE, DEFAULT_HEALTH_MAX_SLOT_AGE_SECS,
+    DEFAULT_MAX_CONCURRENT_SCANS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MULTIPLE_ACCOUNTS,
+    DEFAULT_MAX_REQUEST_BODY_SIZE, DEFAULT_POINT_READ_QUEUE, DEFAULT_POINT_READ_THREADS,
+    DEFAULT_SCAN_RESULTS_LIMIT_MB, DEFAULT_SCAN_TIMEOUT_SECS, DEFAULT_WRITE_TIMEOUT_SECS, RpcArgs,
+    RpcConfig,
 };
 use {
-    crate::state::ReplicaState,
+    crate::state::ServedState,
     methods::{MethodContext, Methods, point_reads::PointReads},
     server::{
         Server, fallback::Fallback, listener::ListenerLimits, metrics::RpcMetrics, pool::Pools,
@@ -56,14 +57,40 @@ pub struct RpcServer {
 }
 
 impl RpcServer {
-    /// Binds `config.bind` and serves until `cancel` fires.
+    /// Binds the JSON-RPC address (done before any long start-up work, so an address in use is
+    /// reported at once).
+    pub fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, RpcStartError> {
+        let bind_error = |source| RpcStartError::Bind { addr, source };
+        let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
+        listener.set_nonblocking(true).map_err(bind_error)?;
+        Ok(listener)
+    }
+
+    /// Binds `config.bind` and serves `served` until `cancel` fires.
     pub async fn spawn(
-        state: Arc<ReplicaState>,
+        served: Arc<ServedState>,
         config: RpcConfig,
         registry: &prometheus::Registry,
         cancel: CancellationToken,
     ) -> Result<Self, RpcStartError> {
-        let bind = config.bind.ok_or(RpcStartError::NoBind)?;
+        let listener = Self::bind(config.bind.ok_or(RpcStartError::NoBind)?)?;
+        Self::spawn_on(listener, served, config, registry, cancel)
+    }
+
+    /// Serves `served` on a bound listener until `cancel` fires. Must be called within a tokio
+    /// runtime.
+    pub fn spawn_on(
+        listener: std::net::TcpListener,
+        served: Arc<ServedState>,
+        config: RpcConfig,
+        registry: &prometheus::Registry,
+        cancel: CancellationToken,
+    ) -> Result<Self, RpcStartError> {
+        let addr = listener
+            .local_addr()
+            .ok()
+            .or(config.bind)
+            .ok_or(RpcStartError::NoBind)?;
         let genesis_hash = config
             .genesis_hash
             .as_deref()
@@ -84,7 +111,7 @@ impl RpcServer {
         methods::register(&mut methods, config.legacy_rpc);
         let metrics = RpcMetrics::new(registry);
         let (reads, readers) = PointReads::start(
-            state.clone(),
+            served.clone(),
             methods::NodeVersion::current().solana_core,
             config.point_read_threads,
             config.point_read_queue,
@@ -97,7 +124,7 @@ impl RpcServer {
             metrics.scans_streamed.clone(),
         );
         let app = Arc::new(MethodContext::new(
-            state,
+            served,
             config.clone(),
             genesis_hash,
             reads,
@@ -110,12 +137,9 @@ impl RpcServer {
             metrics,
             fallback,
         });
-        let listener = tokio::net::TcpListener::bind(bind)
-            .await
-            .map_err(|source| RpcStartError::Bind { addr: bind, source })?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| RpcStartError::Bind { addr: bind, source })?;
+        let bind_error = |source| RpcStartError::Bind { addr, source };
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(bind_error)?;
         let limits = ListenerLimits {
             max_connections: server.config.max_connections,
             header_timeout: server.config.header_timeout(),

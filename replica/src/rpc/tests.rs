@@ -5,7 +5,7 @@ use {
     super::{RpcConfig, RpcServer},
     crate::{
         bank::overlay::OverlaySlot,
-        state::{ReplicaState, UpstreamStatus},
+        state::{ReplicaState, ServedState, UpstreamStatus},
         store::{Account, IndexConfig, SlotMeta, workload},
     },
     serde_json::{Value, json},
@@ -47,7 +47,7 @@ impl Harness {
         };
         let cancel = CancellationToken::new();
         let server = RpcServer::spawn(
-            state.clone(),
+            Arc::new(ServedState::new(state.clone())),
             config,
             &prometheus::Registry::new(),
             cancel.clone(),
@@ -146,10 +146,25 @@ async fn health_follows_the_upstream() {
         harness.call("getHealth", Value::Null).await["error"],
         json!({"code": -32005, "message": "Node is unhealthy", "data": {"numSlotsBehind": null}})
     );
-    // Within 128 slots: ok.
+    // Within 128 slots, answering, and slots arriving: ok.
     harness
         .state
         .set_upstream(Some(upstream(SNAPSHOT_SLOT + 128)));
+    harness.state.node().upstream_answered();
+    harness.state.notify_change();
+    assert_eq!(harness.health().await, "ok");
+    // The same seen 6 s later (the default limit is 5 s): no news is not ok.
+    let limits = RpcConfig::default().health_limits();
+    let later = std::time::Instant::now() + std::time::Duration::from_secs(6);
+    assert_eq!(
+        crate::health::check_at(&harness.state, limits, later),
+        crate::health::Health::Unknown
+    );
+    // A reference (e.g. the cluster's newest snapshot) far ahead: behind even though the
+    // upstream is close.
+    harness.state.node().set_reference(SNAPSHOT_SLOT + 1_000);
+    assert_eq!(harness.health().await, "behind");
+    harness.state.node().set_reference(SNAPSHOT_SLOT);
     assert_eq!(harness.health().await, "ok");
     let status = harness.call("getReplicaStatus", Value::Null).await["result"].clone();
     assert_eq!(status["upstream"], json!("127.0.0.1:8100=validator"));

@@ -45,6 +45,8 @@ pub struct BulkLoadOptions {
     pub sst_file_bytes: u64,
     /// Show a progress bar (when stderr is a terminal).
     pub progress_bar: bool,
+    /// Where the load's progress is published, in parts per million of the archives read.
+    pub progress_ppm: Option<Arc<AtomicU64>>,
 }
 
 impl Default for BulkLoadOptions {
@@ -54,6 +56,7 @@ impl Default for BulkLoadOptions {
             sort_memory: DEFAULT_BULK_SORT_MEMORY,
             sst_file_bytes: 256 << 20,
             progress_bar: true,
+            progress_ppm: None,
         }
     }
 }
@@ -417,12 +420,25 @@ fn load_into_staging(
     let accounts_options = uncompressed(cf::ACCOUNTS);
     let mut chain_options = ChainOptions::new(work_dir);
     chain_options.sort_memory = options.sort_memory * 3 / 5;
-    let versions_read = chain_options.versions_read.clone();
     let accounts_written = Arc::new(AtomicU64::new(0));
+    let archive_bytes = [
+        Some(chain.full.as_path()),
+        chain.incremental.as_ref().map(|(path, _)| path.as_path()),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|path| std::fs::metadata(path).ok())
+    .map(|metadata| metadata.len())
+    .sum();
     let progress = Progress::start(
         options.progress_bar,
-        versions_read,
-        accounts_written.clone(),
+        ProgressSources {
+            versions_read: chain_options.versions_read.clone(),
+            bytes_read: chain_options.bytes_read.clone(),
+            archive_bytes,
+            accounts_written: accounts_written.clone(),
+            published_ppm: options.progress_ppm.clone(),
+        },
     );
 
     let mut index_collector = IndexCollector::new(work_dir, options.sort_memory * 2 / 5);
@@ -603,21 +619,34 @@ fn encode(value: &impl serde::Serialize) -> Vec<u8> {
     bincode::serialize(value).expect("metadata serializes")
 }
 
-/// A progress bar on a terminal, and a log line every few seconds otherwise.
+/// What the progress reporter reads.
+struct ProgressSources {
+    versions_read: Arc<AtomicU64>,
+    bytes_read: Arc<AtomicU64>,
+    archive_bytes: u64,
+    accounts_written: Arc<AtomicU64>,
+    published_ppm: Option<Arc<AtomicU64>>,
+}
+
+/// A progress bar on a terminal, and a log line every few seconds otherwise: how much of the
+/// archives is read (percent), the rate, and the time left at that rate.
 struct Progress {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Progress {
-    fn start(bar: bool, versions_read: Arc<AtomicU64>, accounts_written: Arc<AtomicU64>) -> Self {
+    fn start(bar: bool, sources: ProgressSources) -> Self {
         use std::io::IsTerminal;
         let stop = Arc::new(AtomicBool::new(false));
+        let total = sources.archive_bytes.max(1);
         let bar = (bar && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new_spinner();
+            let bar = indicatif::ProgressBar::new(total);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
-                    .expect("valid template"),
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} {percent:>3}% {binary_bytes_per_sec} eta {eta} {msg}",
+                )
+                .expect("valid template"),
             );
             bar
         });
@@ -629,21 +658,30 @@ impl Progress {
                 let mut last_log = Instant::now();
                 while !stopped.load(Ordering::Relaxed) {
                     std::thread::sleep(Duration::from_millis(200));
-                    let read = versions_read.load(Ordering::Relaxed);
-                    let written = accounts_written.load(Ordering::Relaxed);
+                    let bytes = sources.bytes_read.load(Ordering::Relaxed).min(total);
+                    let fraction = bytes as f64 / total as f64;
+                    if let Some(published) = &sources.published_ppm {
+                        published.store((fraction * 1e6) as u64, Ordering::Relaxed);
+                    }
+                    let read = sources.versions_read.load(Ordering::Relaxed);
+                    let written = sources.accounts_written.load(Ordering::Relaxed);
                     let seconds = started.elapsed().as_secs_f64().max(1e-9);
-                    let message = format!(
-                        "read {read} versions ({:.0}/s), stored {written} accounts ({:.0}/s)",
-                        read as f64 / seconds,
-                        written as f64 / seconds
-                    );
+                    let accounts_per_second = read as f64 / seconds;
                     if let Some(bar) = &bar {
-                        bar.set_message(message);
-                        bar.tick();
+                        bar.set_position(bytes);
+                        bar.set_message(format!(
+                            "{read} versions read ({accounts_per_second:.0}/s), {written} accounts stored"
+                        ));
                     } else if last_log.elapsed() >= Duration::from_secs(5) {
+                        let eta_seconds = (fraction > 0.0)
+                            .then(|| seconds * (1.0 - fraction) / fraction)
+                            .map(|eta| eta.round() as u64);
                         tracing::info!(
+                            percent = format!("{:.1}", fraction * 100.0),
                             versions_read = read,
+                            accounts_per_second = accounts_per_second as u64,
                             accounts_stored = written,
+                            eta_seconds,
                             "bootstrap load progress"
                         );
                         last_log = Instant::now();

@@ -350,6 +350,7 @@ async fn follow(
         };
         // A healthy exchange resets the backoff for the next failure.
         *backoff = config.backoff_min;
+        state.node().upstream_answered();
         known_seq = confirmations.seq;
         let upstream_confirmed = confirmations
             .slots

@@ -11,7 +11,10 @@
 //! logged): convenient for local development, never for a real plugin.
 
 use {
-    crate::{DEFAULT_SLOT_MS, SimConfig, SimNode, snapshot::write_genesis_archive},
+    crate::{
+        DEFAULT_SLOT_MS, NodeOptions, SimConfig, SimNode, SnapshotSchedule,
+        snapshot::write_state_archive,
+    },
     anyhow::{Context, ensure},
     geyser_plugin::{PluginConfig, config::DEFAULT_RETENTION_SLOTS},
     serde::Serialize,
@@ -66,7 +69,25 @@ pub struct SimArgs {
     /// Random transactions per slot besides votes and sysvars [default: 24].
     #[arg(long, value_name = "N")]
     pub transactions_per_slot: Option<usize>,
+    /// Also write a full snapshot archive of the state every N slots into --snapshot-dir (once
+    /// that slot is rooted), as a validator does; 0 or absent: only the initial one.
+    #[arg(long, value_name = "N")]
+    pub snapshot_interval_slots: Option<u64>,
+    /// Periodic archives kept (the initial one is always kept) [default: 2].
+    #[arg(long, value_name = "N")]
+    pub maximum_snapshots_to_retain: Option<usize>,
+    /// Send no lattice hash in slot trailers, as the plugin inside a real validator does (it
+    /// cannot compute one): replicas then verify the first hop only by snapshot archives.
+    #[arg(long)]
+    pub without_lattice_hash: bool,
+    /// Testing only: tell the plugin of one extra account write in this slot that the state
+    /// does not hold, so replicas diverge from the validator (and its snapshots) there.
+    #[arg(long, value_name = "SLOT")]
+    pub corrupt_slot: Option<u64>,
 }
+
+/// Periodic snapshot archives kept when --maximum-snapshots-to-retain is not given.
+const DEFAULT_SNAPSHOTS_TO_RETAIN: usize = 2;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -98,6 +119,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         transactions_per_slot: args
             .transactions_per_slot
             .unwrap_or(defaults.transactions_per_slot),
+        corrupt_slot: args.corrupt_slot,
         ..defaults
     };
     ensure!(
@@ -139,8 +161,22 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         .context("failed to start the signal runtime")?;
     let cancel = runtime.block_on(async { common::shutdown::token_on_signal() });
 
-    let mut node = SimNode::start(sim_config, &plugin_config).context("failed to start")?;
-    let snapshot = match write_genesis_archive(node.genesis(), &args.snapshot_dir) {
+    let options = NodeOptions {
+        lattice_hashes: !args.without_lattice_hash,
+        snapshots: args
+            .snapshot_interval_slots
+            .filter(|&n| n > 0)
+            .map(|interval_slots| SnapshotSchedule {
+                dir: args.snapshot_dir.clone(),
+                interval_slots,
+                keep: args
+                    .maximum_snapshots_to_retain
+                    .unwrap_or(DEFAULT_SNAPSHOTS_TO_RETAIN),
+            }),
+    };
+    let mut node =
+        SimNode::start_with(sim_config, &plugin_config, options).context("failed to start")?;
+    let snapshot = match write_state_archive(node.genesis(), &args.snapshot_dir) {
         Ok(path) => path,
         Err(error) => {
             node.shutdown();

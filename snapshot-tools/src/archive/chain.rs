@@ -14,7 +14,7 @@ use {
         name::{ArchiveKind, ArchiveName, NameError, Slot},
         reader::{
             ArchiveContents, ArchiveError, ArchiveErrorKind, ArchiveLimits, ArchiveVisitor,
-            read_archive,
+            read_archive_counted,
         },
         storage::StoredAccount,
     },
@@ -131,6 +131,9 @@ pub struct ChainOptions {
     pub limits: ArchiveLimits,
     /// Counts stored versions as they are read, for progress reporting from another thread.
     pub versions_read: Arc<AtomicU64>,
+    /// Counts archive (compressed) bytes read, for progress reporting against the archives'
+    /// sizes.
+    pub bytes_read: Arc<AtomicU64>,
     /// Fail as soon as the head archive's manifest is read if it fails
     /// [`SnapshotManifest::validate`] (Agave's load checks that need only the manifest), before
     /// any of its accounts. The capitalization check needs every account:
@@ -145,6 +148,7 @@ impl ChainOptions {
             sort_memory: DEFAULT_SORT_MEMORY,
             limits: ArchiveLimits::default(),
             versions_read: Arc::default(),
+            bytes_read: Arc::default(),
             validate_manifest: true,
         }
     }
@@ -456,7 +460,12 @@ pub fn read_chain(
                     // Agave takes the bank from the newest archive and checks only that one.
                     visitor.validate_manifest =
                         options.validate_manifest && index + 1 == paths.len();
-                    contents.push(read_archive(path, &options.limits, &mut visitor)?);
+                    contents.push(read_archive_counted(
+                        path,
+                        &options.limits,
+                        &mut visitor,
+                        Some(options.bytes_read.clone()),
+                    )?);
                 }
                 visitor
                     .flush()

@@ -26,7 +26,7 @@ pub use {
     name::{ArchiveFormat, ArchiveKind, ArchiveName, Slot},
     reader::{
         ArchiveContents, ArchiveError, ArchiveErrorKind, ArchiveLimits, ArchiveVisitor,
-        ErrorLocation, read_archive,
+        ErrorLocation, read_archive, read_archive_counted,
     },
     writer::ArchiveWriter,
 };

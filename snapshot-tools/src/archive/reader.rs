@@ -18,6 +18,7 @@ use {
         io::{self, Read},
         path::Path,
         rc::Rc,
+        sync::{Arc, atomic::AtomicU64},
     },
 };
 
@@ -77,6 +78,16 @@ pub fn read_archive(
     limits: &ArchiveLimits,
     visitor: &mut impl ArchiveVisitor,
 ) -> Result<ArchiveContents, ArchiveError> {
+    read_archive_counted(path, limits, visitor, None)
+}
+
+/// [`read_archive`], adding the archive (compressed) bytes read to `file_read` as it goes.
+pub fn read_archive_counted(
+    path: &Path,
+    limits: &ArchiveLimits,
+    visitor: &mut impl ArchiveVisitor,
+    file_read: Option<Arc<AtomicU64>>,
+) -> Result<ArchiveContents, ArchiveError> {
     let fail = |kind| ArchiveError::archive(path, kind);
     let name = ArchiveName::from_path(path).map_err(|error| fail(error.into()))?;
     if !name.format.is_supported() {
@@ -86,7 +97,7 @@ pub fn read_archive(
         stream,
         file_errors,
         decoder_errors,
-    } = open_tracked(path, name.format).map_err(fail)?;
+    } = open_tracked(path, name.format, file_read).map_err(fail)?;
     let mut walk = ArchiveWalk::new(path, name, limits);
     walk.run(stream, visitor)
         .and_then(|()| walk.finish())

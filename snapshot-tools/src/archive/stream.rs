@@ -8,7 +8,10 @@ use {
         fs::File,
         io::{self, BufReader, Read},
         path::Path,
-        sync::{Arc, Mutex, PoisonError},
+        sync::{
+            Arc, Mutex, PoisonError,
+            atomic::{AtomicU64, Ordering},
+        },
     },
 };
 
@@ -34,15 +37,21 @@ impl FirstError {
 struct Recording<R> {
     inner: R,
     errors: FirstError,
+    /// Bytes read through it, for progress reporting from another thread.
+    read: Option<Arc<AtomicU64>>,
 }
 
 impl<R: Read> Read for Recording<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).inspect_err(|error| {
+        let read = self.inner.read(buf).inspect_err(|error| {
             if error.kind() != io::ErrorKind::Interrupted {
                 self.errors.record(error);
             }
-        })
+        })?;
+        if let Some(counter) = &self.read {
+            counter.fetch_add(read as u64, Ordering::Relaxed);
+        }
+        Ok(read)
     }
 }
 
@@ -59,12 +68,14 @@ pub fn open_decompressed(
     path: &Path,
     format: ArchiveFormat,
 ) -> Result<Box<dyn Read + Send>, ArchiveErrorKind> {
-    open_tracked(path, format).map(|decompressed| decompressed.stream)
+    open_tracked(path, format, None).map(|decompressed| decompressed.stream)
 }
 
+/// Opens an archive's decompressed stream; `file_read` counts the archive bytes read.
 pub(super) fn open_tracked(
     path: &Path,
     format: ArchiveFormat,
+    file_read: Option<Arc<AtomicU64>>,
 ) -> Result<Decompressed, ArchiveErrorKind> {
     let file = File::open(path).map_err(ArchiveErrorKind::Open)?;
     let file_errors = FirstError::default();
@@ -73,6 +84,7 @@ pub(super) fn open_tracked(
         Recording {
             inner: file,
             errors: file_errors.clone(),
+            read: file_read,
         },
     );
     let decoder: Box<dyn Read + Send> = match format {
@@ -88,6 +100,7 @@ pub(super) fn open_tracked(
         stream: Box::new(Recording {
             inner: decoder,
             errors: decoder_errors.clone(),
+            read: None,
         }),
         file_errors,
         decoder_errors,

@@ -23,7 +23,7 @@ pub mod writer;
 use {
     crate::{
         archive::{Slot, SnapshotChain, chain::DEFAULT_SORT_MEMORY},
-        catalog::{Catalog, CatalogError, LocalChain},
+        catalog::{Catalog, CatalogError, LocalChain, SnapshotSource},
         s3::{S3Client, S3Location},
     },
     plan::Plan,
@@ -57,6 +57,9 @@ pub struct FetchConfig {
     pub ledger: PathBuf,
     /// Tracker base URLs (`http://host:8458`, or `host:8458`).
     pub trackers: Vec<String>,
+    /// Only chains offered by these tracker targets (`host:port` as the tracker lists them)
+    /// count; empty: every target.
+    pub only_targets: Vec<String>,
     pub mirror: Option<MirrorSource>,
     /// Fetch only when the best remote chain is at least this many slots above the local one.
     pub min_slots: u64,
@@ -82,6 +85,7 @@ impl FetchConfig {
         Self {
             ledger,
             trackers: Vec::new(),
+            only_targets: Vec::new(),
             mirror: None,
             min_slots: DEFAULT_MIN_SLOTS,
             max_slots: DEFAULT_MAX_SLOTS,
@@ -287,7 +291,10 @@ pub async fn fetch_best(config: &FetchConfig) -> Result<FetchOutcome, FetchError
         {
             Ok(found) => {
                 answered = true;
-                for entry in found {
+                let trusted = |entry: &SnapshotSource| {
+                    config.only_targets.is_empty() || config.only_targets.contains(&entry.target)
+                };
+                for entry in found.into_iter().filter(trusted) {
                     let base_url = entry
                         .base_url
                         .clone()

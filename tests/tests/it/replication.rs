@@ -202,9 +202,10 @@ fn retention_passed_rebootstraps_through_the_tracker_from_a_replicas_own_snapsho
     assert_eq!(cluster::root_hash_at(&b, last), hash, "{}", b.log());
     let log = b.log();
     assert!(
-        log.contains("replacing the store with a new bootstrap"),
+        log.contains("bootstrapping anew beside the served store"),
         "{log}"
     );
+    assert!(log.contains("serving the new store"), "{log}");
     assert!(log.contains("snapshot chain ready for bootstrap"), "{log}");
 }
 

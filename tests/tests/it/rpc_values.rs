@@ -336,7 +336,9 @@ fn incremental_and_full_archives_agree() {
     assert_eq!(
         chain_status,
         json!({"accounts": 312, "accountsLtHash": "4ooYpFh6fWieH8ZGovKfzWHuPRPiwazgj1E4hR5CEDZN",
-            "confirmedSlot": 2, "rootSlot": 2, "slotsBehind": null, "upstream": null})
+            "bootstrap": {"state": "idle"}, "confirmedSlot": 2, "health": "ok",
+            "lastVerifiedSlot": null, "rootSlot": 2, "slotsBehind": null, "upstream": null,
+            "upstreamSlot": null})
     );
     // Slot 1 alone holds a data account whose 5 SOL its manifest's capitalization leaves out
     // (the fixture writer stored it without updating capitalization). Agave 4.2.2's loader

@@ -55,7 +55,7 @@ async fn get_inflation_governor(
     params: Params,
 ) -> Result<Reply, RpcError> {
     let _commitment = params::optional::<CommitmentConfig>(params)?;
-    let inflation = sysvars::bank_fields(&ctx.state)?.inflation;
+    let inflation = sysvars::bank_fields(&ctx.state())?.inflation;
     Ok(Reply::json(json::to_sorted_vec(&RpcInflationGovernor {
         initial: inflation.initial,
         terminal: inflation.terminal,

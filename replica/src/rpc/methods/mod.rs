@@ -26,7 +26,10 @@ use {
         pool::Pools,
         reply::{Reply, Streamer},
     },
-    crate::state::ReplicaState,
+    crate::{
+        health::Health,
+        state::{ReplicaState, ServedState},
+    },
     largest_accounts::LargestAccountsCache,
     point_reads::PointReads,
     solana_hash::Hash,
@@ -59,7 +62,8 @@ impl NodeVersion {
 /// reads, and the methods' own caches.
 #[derive(Debug)]
 pub(crate) struct MethodContext {
-    pub(crate) state: Arc<ReplicaState>,
+    /// The store served now (a new bootstrap replaces it).
+    served: Arc<ServedState>,
     pub(crate) config: RpcConfig,
     pub(crate) version: NodeVersion,
     /// From `--genesis-hash`; a snapshot does not carry it.
@@ -72,14 +76,14 @@ pub(crate) struct MethodContext {
 
 impl MethodContext {
     pub(crate) fn new(
-        state: Arc<ReplicaState>,
+        served: Arc<ServedState>,
         config: RpcConfig,
         genesis_hash: Option<Hash>,
         reads: PointReads,
         pools: Pools,
     ) -> Self {
         Self {
-            state,
+            served,
             config,
             version: NodeVersion::current(),
             genesis_hash,
@@ -93,13 +97,23 @@ impl MethodContext {
         &self.version.solana_core
     }
 
+    /// The state to answer from now.
+    pub(crate) fn state(&self) -> Arc<ReplicaState> {
+        self.served.load()
+    }
+
+    /// The node's health now.
+    pub(crate) fn health(&self) -> Health {
+        crate::health::check(&self.state(), self.config.health_limits())
+    }
+
     /// Runs `read` on a blocking thread, at most `blocking_threads` at once.
     pub(crate) async fn blocking<T, F>(&self, read: F) -> Result<T, RpcError>
     where
         T: Send + 'static,
         F: FnOnce(&ReplicaState) -> Result<T, RpcError> + Send + 'static,
     {
-        self.pools.blocking(&self.state, read).await
+        self.pools.blocking(&self.state(), read).await
     }
 
     /// Runs a scan on a blocking thread, at most `max_concurrent_scans` at once; it may
@@ -108,7 +122,7 @@ impl MethodContext {
     where
         F: FnOnce(&ReplicaState, &mut Streamer) -> Result<Reply, RpcError> + Send + 'static,
     {
-        self.pools.scan(&self.state, scan).await
+        self.pools.scan(&self.state(), scan).await
     }
 }
 

@@ -3,11 +3,11 @@
 //! replicas with each other and with their upstream.
 
 use {
-    super::{
-        MethodContext, Methods,
-        health::{self, Health},
+    super::{MethodContext, Methods},
+    crate::{
+        health::Health,
+        rpc::server::{Params, Reply, RpcError, json, params},
     },
-    crate::rpc::server::{Params, Reply, RpcError, json, params},
     serde_json::json,
     std::sync::Arc,
 };
@@ -24,7 +24,7 @@ pub(crate) fn register(methods: &mut Methods) {
 
 async fn get_health(ctx: Arc<MethodContext>, params: Params) -> Result<Reply, RpcError> {
     params::none(params)?;
-    match health::check(&ctx.state, ctx.config.health_check_slot_distance) {
+    match ctx.health() {
         Health::Ok => Ok(Reply::json(b"\"ok\"".to_vec())),
         Health::Behind { num_slots } => Err(RpcError::NodeUnhealthy {
             num_slots_behind: Some(num_slots),
@@ -46,7 +46,7 @@ async fn get_version(ctx: Arc<MethodContext>, params: Params) -> Result<Reply, R
 async fn get_identity(ctx: Arc<MethodContext>, params: Params) -> Result<Reply, RpcError> {
     params::none(params)?;
     Ok(Reply::json(json::to_sorted_vec(&json!({
-        "identity": ctx.state.identity().to_string(),
+        "identity": ctx.state().identity().to_string(),
     }))))
 }
 
@@ -54,7 +54,7 @@ async fn get_genesis_hash(ctx: Arc<MethodContext>, params: Params) -> Result<Rep
     params::none(params)?;
     let hash = ctx
         .genesis_hash
-        .or_else(|| ctx.state.genesis_hash().copied())
+        .or_else(|| ctx.state().genesis_hash().copied())
         .ok_or_else(|| {
             RpcError::Unavailable(
                 "genesis hash unknown: snapshots do not carry it; start the replica with \
@@ -65,27 +65,35 @@ async fn get_genesis_hash(ctx: Arc<MethodContext>, params: Params) -> Result<Rep
     Ok(Reply::json(json::to_sorted_vec(&hash.to_string())))
 }
 
-/// `{"accounts","accountsLtHash","confirmedSlot","rootSlot","slotsBehind","upstream"}`;
-/// the last two are null without an upstream (or before it reported a slot).
+/// `{"accounts","accountsLtHash","bootstrap","confirmedSlot","health","lastVerifiedSlot",
+/// "rootSlot","slotsBehind","upstream","upstreamSlot"}`; `slotsBehind`, `upstream` and
+/// `upstreamSlot` are null without an upstream (or before it reported a slot),
+/// `lastVerifiedSlot` before a validator snapshot confirmed the store.
 async fn get_replica_status(ctx: Arc<MethodContext>, params: Params) -> Result<Reply, RpcError> {
     params::none(params)?;
-    let state = &ctx.state;
+    let state = ctx.state();
     let root = state
         .store()
         .root()
         .ok_or_else(|| RpcError::Unavailable("the store is not bootstrapped".to_string()))?;
     let confirmed_slot = state.confirmed_slot().unwrap_or(root.slot);
     let upstream = state.upstream();
-    let slots_behind = upstream
+    let upstream_slot = upstream
         .as_ref()
-        .filter(|upstream| upstream.confirmed_slot != 0)
-        .map(|upstream| upstream.confirmed_slot.saturating_sub(confirmed_slot));
+        .map(|upstream| upstream.confirmed_slot)
+        .filter(|slot| *slot != 0);
+    let slots_behind = upstream_slot.map(|slot| slot.saturating_sub(confirmed_slot));
+    let node = state.node();
     Ok(Reply::json(json::to_sorted_vec(&json!({
         "accounts": root.accounts,
         "accountsLtHash": root.lt_hash_checksum().to_string(),
+        "bootstrap": node.bootstrap(),
         "confirmedSlot": confirmed_slot,
+        "health": ctx.health().as_str(),
+        "lastVerifiedSlot": node.verification().last_verified_slot,
         "rootSlot": root.slot,
         "slotsBehind": slots_behind,
         "upstream": upstream.map(|upstream| upstream.name),
+        "upstreamSlot": upstream_slot,
     }))))
 }

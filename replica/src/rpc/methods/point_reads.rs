@@ -14,7 +14,7 @@ use {
             },
             server::{RpcError, json},
         },
-        state::{Commitment, ReplicaState},
+        state::{Commitment, ReplicaState, ServedState},
     },
     solana_commitment_config::CommitmentConfig,
     solana_pubkey::Pubkey,
@@ -52,10 +52,11 @@ pub(crate) struct PointReads {
 }
 
 impl PointReads {
-    /// Starts `threads` readers over `state`, fed by a queue of `queue` requests. They stop when
+    /// Starts `threads` readers over the served state, fed by a queue of `queue` requests. They
+    /// stop when
     /// the last [`PointReads`] is dropped.
     pub(crate) fn start(
-        state: Arc<ReplicaState>,
+        served: Arc<ServedState>,
         api_version: String,
         threads: usize,
         queue: usize,
@@ -65,14 +66,14 @@ impl PointReads {
         let receiver = Arc::new(std::sync::Mutex::new(receiver));
         let mut handles = Vec::with_capacity(threads);
         for index in 0..threads.max(1) {
-            let state = state.clone();
+            let served = served.clone();
             let receiver = receiver.clone();
             let api_version = api_version.clone();
             let queue_len = queue_len.clone();
             handles.push(
                 std::thread::Builder::new()
                     .name(format!("rpc-read-{index}"))
-                    .spawn(move || reader(&state, &api_version, &receiver, &queue_len))?,
+                    .spawn(move || reader(&served, &api_version, &receiver, &queue_len))?,
             );
         }
         Ok((Self { sender, queue_len }, handles))
@@ -104,7 +105,7 @@ impl PointReads {
 }
 
 fn reader(
-    state: &ReplicaState,
+    served: &ServedState,
     api_version: &str,
     receiver: &std::sync::Mutex<mpsc::Receiver<Job>>,
     queue_len: &prometheus::IntGauge,
@@ -125,7 +126,7 @@ fn reader(
             }
         }
         queue_len.sub(batch.len() as i64);
-        answer_batch(state, api_version, &mut batch);
+        answer_batch(&served.load(), api_version, &mut batch);
     }
 }
 

@@ -29,6 +29,9 @@ pub const DEFAULT_POINT_READ_QUEUE: usize = 4096;
 /// each holds a RocksDB snapshot and a thread until its response is written.
 pub const DEFAULT_MAX_CONCURRENT_SCANS: usize = 4;
 
+/// Seconds without a new confirmed slot (or an answer from the upstream) after which health is
+/// `unknown`: slots come every ~400 ms.
+pub const DEFAULT_HEALTH_MAX_SLOT_AGE_SECS: u64 = 5;
 /// Open HTTP connections at once; further clients wait in the listen backlog.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Seconds a client has to send a request's headers; also how long an idle keep-alive
@@ -53,6 +56,12 @@ pub struct RpcConfig {
     pub max_request_body_size: usize,
     /// `/health` and getHealth report `behind` beyond this many slots behind the upstream.
     pub health_check_slot_distance: u64,
+    /// `/health` and getHealth report `unknown` when no new confirmed slot arrived (or the
+    /// upstream did not answer) for this many seconds.
+    pub health_max_slot_age_secs: u64,
+    /// A JSON-RPC node whose confirmed slot is the cluster's for health (`behind` beyond the
+    /// slot distance); without it, the upstream and the trackers' newest snapshot serve.
+    pub health_reference: Option<String>,
     /// Per-request scan result limit in MiB (0: none).
     pub accounts_index_scan_results_limit_mb: u64,
     /// Blocking store reads in flight at once.
@@ -92,6 +101,8 @@ impl Default for RpcConfig {
             max_multiple_accounts: DEFAULT_MAX_MULTIPLE_ACCOUNTS,
             max_request_body_size: DEFAULT_MAX_REQUEST_BODY_SIZE,
             health_check_slot_distance: DEFAULT_HEALTH_CHECK_SLOT_DISTANCE,
+            health_max_slot_age_secs: DEFAULT_HEALTH_MAX_SLOT_AGE_SECS,
+            health_reference: None,
             accounts_index_scan_results_limit_mb: DEFAULT_SCAN_RESULTS_LIMIT_MB,
             blocking_threads: DEFAULT_BLOCKING_THREADS,
             point_read_threads: DEFAULT_POINT_READ_THREADS,
@@ -111,6 +122,13 @@ impl Default for RpcConfig {
 }
 
 impl RpcConfig {
+    pub fn health_limits(&self) -> crate::health::HealthLimits {
+        crate::health::HealthLimits {
+            slot_distance: self.health_check_slot_distance,
+            max_slot_age: std::time::Duration::from_secs(self.health_max_slot_age_secs.max(1)),
+        }
+    }
+
     pub fn header_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.header_timeout_secs.max(1))
     }
@@ -151,6 +169,13 @@ pub struct RpcArgs {
     /// Report `behind` beyond this many slots behind the upstream [default: 128].
     #[arg(long, value_name = "SLOTS")]
     pub health_check_slot_distance: Option<u64>,
+    /// Report `unknown` when no new confirmed slot arrived, or the upstream did not answer,
+    /// for this many seconds [default: 5].
+    #[arg(long, value_name = "SECS")]
+    pub health_max_slot_age: Option<u64>,
+    /// A JSON-RPC node whose confirmed slot counts as the cluster's for health.
+    #[arg(long, value_name = "URL")]
+    pub health_reference: Option<String>,
     /// Abort a scan whose accumulated results exceed this many MiB with -32012, as Agave's
     /// flag of the same name; 0 disables the limit [default: 1024].
     #[arg(long, value_name = "MB")]
@@ -222,6 +247,12 @@ impl RpcArgs {
         );
         if let Some(distance) = self.health_check_slot_distance {
             config.health_check_slot_distance = distance;
+        }
+        if let Some(age) = self.health_max_slot_age {
+            config.health_max_slot_age_secs = age;
+        }
+        if self.health_reference.is_some() {
+            config.health_reference.clone_from(&self.health_reference);
         }
         if let Some(limit) = self.accounts_index_scan_results_limit_mb {
             config.accounts_index_scan_results_limit_mb = limit;
