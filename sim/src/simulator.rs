@@ -74,6 +74,10 @@ pub struct RootedReport {
 pub struct StepReport {
     /// The main-chain bank's slot.
     pub slot: Slot,
+    /// The main-chain bank's hash (what a vote for the slot names).
+    pub bank_hash: Hash,
+    /// The main-chain bank's unix time (its clock sysvar).
+    pub timestamp: i64,
     /// A fork bank's slot, and whether it died.
     pub fork: Option<(Slot, bool)>,
     /// Banks rooted by this step, ascending.
@@ -374,6 +378,8 @@ impl Simulator {
             checksum: main.checksum,
             confirmed: false,
         };
+        report.bank_hash = bank.bank_hash;
+        report.timestamp = ctx.clock.unix_timestamp;
         self.unrooted.push_back(bank.clone());
         self.tip = bank;
         self.next_slot = slot + 1;

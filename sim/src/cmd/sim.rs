@@ -9,14 +9,33 @@
 //!
 //! With no `--allowed-replica`, any replica that proves an identity may connect (a warning is
 //! logged): convenient for local development, never for a real plugin.
+//!
+//! With `--ledger`, it also behaves as a validator towards `failover`: Agave's admin RPC subset
+//! on `<ledger>/admin.rpc` (`contactInfo`, `setIdentity`, `setIdentityFromBytes` with
+//! `require_tower`), and while it holds `--validator-identity` (the staked identity it votes
+//! with) it votes on each slot and saves its tower as `<ledger>/tower-1_9-<identity>.bin`. It
+//! starts holding `--initial-identity` (a secondary's unstaked identity), by default the
+//! validator identity. `--identity` stays the plugin's replication identity, which no identity
+//! switch changes, and the chain stays determined by `--seed` alone: two simulators with the
+//! same seed produce the same slots and hashes, as a primary and a secondary do.
 
 use {
-    crate::{DEFAULT_SLOT_MS, SimConfig, SimNode, snapshot::write_genesis_archive},
+    crate::{
+        DEFAULT_SLOT_MS, SimConfig, SimNode, admin::AdminServer, snapshot::write_genesis_archive,
+        validator::ValidatorIdentity,
+    },
     anyhow::{Context, ensure},
     geyser_plugin::{PluginConfig, config::DEFAULT_RETENTION_SLOTS},
     serde::Serialize,
     solana_pubkey::Pubkey,
-    std::{io::Write, net::SocketAddr, path::PathBuf, process::ExitCode},
+    solana_signer::Signer,
+    std::{
+        io::Write,
+        net::SocketAddr,
+        path::PathBuf,
+        process::ExitCode,
+        sync::{Arc, Mutex},
+    },
     tokio_util::sync::CancellationToken,
 };
 
@@ -54,7 +73,7 @@ pub struct SimArgs {
     #[arg(long, value_name = "ADDR")]
     pub metrics_bind: Option<SocketAddr>,
     /// Once listening, write {"replication", "identity", "snapshot", "snapshotSlot",
-    /// "metrics"} as JSON to this file.
+    /// "metrics"} (and "adminRpc" with --ledger) as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub ready_file: Option<PathBuf>,
     /// The snapshot slot the simulation starts from [default: 1000].
@@ -66,6 +85,17 @@ pub struct SimArgs {
     /// Random transactions per slot besides votes and sysvars [default: 24].
     #[arg(long, value_name = "N")]
     pub transactions_per_slot: Option<usize>,
+    /// The validator's ledger: Agave's admin RPC on `<ledger>/admin.rpc` and the tower files.
+    #[arg(long, value_name = "DIR")]
+    pub ledger: Option<PathBuf>,
+    /// The identity the simulated validator votes with (the staked identity) [default:
+    /// --identity]. Needs --ledger.
+    #[arg(long, value_name = "KEYPAIR")]
+    pub validator_identity: Option<PathBuf>,
+    /// The identity it holds at start, as Agave's `--identity` (a secondary starts with its
+    /// unstaked identity) [default: --validator-identity]. Needs --ledger.
+    #[arg(long, value_name = "KEYPAIR")]
+    pub initial_identity: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -76,6 +106,34 @@ struct Ready {
     snapshot: PathBuf,
     snapshot_slot: u64,
     metrics: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin_rpc: Option<PathBuf>,
+}
+
+/// The validator identity of `--ledger`, read from the keypair files.
+fn validator_identity(args: &SimArgs) -> anyhow::Result<Option<(PathBuf, ValidatorIdentity)>> {
+    let Some(ledger) = &args.ledger else {
+        ensure!(
+            args.validator_identity.is_none() && args.initial_identity.is_none(),
+            "--validator-identity and --initial-identity need --ledger"
+        );
+        return Ok(None);
+    };
+    let read = |path: &PathBuf| {
+        solana_keypair::read_keypair_file(path)
+            .map_err(|error| anyhow::anyhow!("invalid keypair {}: {error}", path.display()))
+    };
+    let voter = read(args.validator_identity.as_ref().unwrap_or(&args.identity))?;
+    let initial = match &args.initial_identity {
+        Some(path) => read(path)?,
+        None => voter.insecure_clone(),
+    };
+    std::fs::create_dir_all(ledger)
+        .with_context(|| format!("failed to create {}", ledger.display()))?;
+    Ok(Some((
+        ledger.clone(),
+        ValidatorIdentity::new(ledger, voter.pubkey(), initial),
+    )))
 }
 
 /// Runs the simulator until Ctrl-C or SIGTERM.
@@ -138,6 +196,19 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("failed to start the signal runtime")?;
     let cancel = runtime.block_on(async { common::shutdown::token_on_signal() });
+    let validator = validator_identity(&args)?;
+    let admin = match validator {
+        Some((ledger, identity)) => {
+            let identity = Arc::new(Mutex::new(identity));
+            let server = runtime
+                .block_on(async { AdminServer::spawn(&ledger, identity.clone(), cancel.clone()) })
+                .with_context(|| {
+                    format!("failed to serve the admin RPC in {}", ledger.display())
+                })?;
+            Some((server, identity))
+        }
+        None => None,
+    };
 
     let mut node = SimNode::start(sim_config, &plugin_config).context("failed to start")?;
     let snapshot = match write_genesis_archive(node.genesis(), &args.snapshot_dir) {
@@ -160,6 +231,9 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
             snapshot: snapshot.clone(),
             snapshot_slot: node.genesis().slot,
             metrics: node.metrics_addr().map(|a| a.to_string()),
+            admin_rpc: admin
+                .as_ref()
+                .map(|(server, _)| server.path().to_path_buf()),
         };
         if let Err(error) = common::ready::write(path, &ready) {
             node.shutdown();
@@ -173,33 +247,48 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         slots,
         args.slot_ms.unwrap_or(DEFAULT_SLOT_MS),
         &cancel,
+        admin.as_ref().map(|(_, identity)| identity.as_ref()),
     );
     if result.is_ok() && !cancel.is_cancelled() {
         tracing::info!("done producing slots; serving until Ctrl-C or SIGTERM");
         runtime.block_on(cancel.cancelled());
     }
     node.shutdown();
+    if let Some((server, _)) = admin {
+        cancel.cancel();
+        runtime.block_on(server.join());
+    }
     result.map(|()| ExitCode::SUCCESS)
 }
 
-/// Produces slots, printing each rooted slot on stdout.
+/// Produces slots, printing each rooted slot on stdout; votes on each slot while `validator`
+/// holds the staked identity.
 fn produce(
     node: &mut SimNode,
     slots: Option<u64>,
     slot_ms: u64,
     cancel: &CancellationToken,
+    validator: Option<&Mutex<ValidatorIdentity>>,
 ) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut failed = None;
-    node.run(slots, slot_ms, cancel, |rooted| {
-        let mut out = stdout.lock();
-        let printed = writeln!(out, "rooted {} {}", rooted.slot, rooted.accounts_lt_hash)
-            .and_then(|()| out.flush());
-        if let Err(error) = printed
-            && failed.is_none()
-        {
-            // stdout closed (e.g. a reader went away): keep serving, report at the end.
-            failed = Some(error);
+    node.run_steps(slots, slot_ms, cancel, |report| {
+        if let Some(validator) = validator {
+            let mut validator = validator.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(error) = validator.vote(report.slot, report.bank_hash, report.timestamp) {
+                tracing::warn!(%error, slot = report.slot, "cannot save the tower");
+            }
+        }
+        for rooted in &report.rooted {
+            let mut out = stdout.lock();
+            let printed = writeln!(out, "rooted {} {}", rooted.slot, rooted.accounts_lt_hash)
+                .and_then(|()| out.flush());
+            if let Err(error) = printed
+                && failed.is_none()
+            {
+                // stdout closed (e.g. a reader went away): keep serving, report at the end.
+                failed = Some(error);
+            }
         }
     })
     .context("simulation failed")?;
