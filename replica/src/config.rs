@@ -36,6 +36,9 @@ pub enum ConfigError {
     Upstream { value: String, reason: String },
     #[error("--ledger is required")]
     NoLedger,
+    /// `--upstream-from-etcd` (`[replication.etcd]`) cannot be used as configured.
+    #[error("--upstream-from-etcd: {0}")]
+    Etcd(String),
 }
 
 const DEFAULT_BLOCK_CACHE_MB: usize = 256;
@@ -78,7 +81,28 @@ pub struct ReplicationSection {
     pub bind: Option<std::net::SocketAddr>,
     /// Identities allowed to replicate from this node; empty allows any identity.
     pub allowed_replicas: Vec<String>,
+    /// Follow the upstream a failover cluster's active validator publishes in etcd.
+    pub etcd: EtcdUpstreamSection,
 }
+
+/// `--upstream-from-etcd <cluster> --etcd-endpoint <url> [--etcd-ca --etcd-cert --etcd-key]`:
+/// the upstream published by the active node of a `failover` cluster, followed as it changes
+/// (ahead of `upstreams`, which stay as fallbacks).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EtcdUpstreamSection {
+    /// The failover cluster's name; unset: not following etcd.
+    pub cluster: Option<String>,
+    /// etcd client URLs (`https://` with the TLS files, `http://` without).
+    pub endpoints: Vec<String>,
+    /// CA of etcd's certificates, and this replica's client certificate and key.
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+/// Each etcd request's bound when following the published upstream.
+const ETCD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Default for ReplicaConfig {
     fn default() -> Self {
@@ -193,6 +217,40 @@ impl ReplicaConfig {
             .collect()
     }
 
+    /// The published upstream to follow, if `[replication.etcd]` names a cluster.
+    pub fn etcd_upstream(
+        &self,
+    ) -> Result<Option<(String, failover::etcd::EtcdConfig)>, ConfigError> {
+        let section = &self.replication.etcd;
+        let Some(cluster) = &section.cluster else {
+            if !section.endpoints.is_empty() {
+                return Err(ConfigError::Etcd(
+                    "etcd endpoints are set but no cluster to follow".into(),
+                ));
+            }
+            return Ok(None);
+        };
+        if !failover::config::valid_name(cluster) {
+            return Err(ConfigError::Etcd(format!(
+                "{cluster:?} is not a cluster name (letters, digits, '-', '_', '.')"
+            )));
+        }
+        if self.identity.is_none() {
+            return Err(ConfigError::Etcd(
+                "needs --identity (the validators' plugins allow replicas by identity)".into(),
+            ));
+        }
+        let etcd = failover::config::etcd_config(
+            &section.endpoints,
+            section.ca.as_deref(),
+            section.cert.as_deref(),
+            section.key.as_deref(),
+            ETCD_TIMEOUT,
+        )
+        .map_err(|error| ConfigError::Etcd(error.to_string()))?;
+        Ok(Some((cluster.clone(), etcd)))
+    }
+
     /// The identities allowed to replicate from this node (empty: any identity).
     pub fn allowed_replicas(&self) -> Result<Vec<Pubkey>, ConfigError> {
         self.replication
@@ -242,6 +300,24 @@ mod tests {
     fn unknown_keys_are_rejected() {
         assert!(toml::from_str::<ReplicaConfig>("ledgr = \"/x\"").is_err());
         assert!(toml::from_str::<ReplicaConfig>("[store]\nblock_cache = 1").is_err());
+    }
+
+    #[test]
+    fn the_etcd_section_is_checked() {
+        let parse = |text: &str| {
+            toml::from_str::<ReplicaConfig>(text)
+                .unwrap()
+                .etcd_upstream()
+        };
+        assert!(parse("").unwrap().is_none());
+        let ok = "identity = \"/i.json\"\n[replication.etcd]\ncluster = \"c\"\nendpoints = [\"http://127.0.0.1:2379\"]\n";
+        let (cluster, etcd) = parse(ok).unwrap().unwrap();
+        assert_eq!(cluster, "c");
+        assert_eq!(etcd.endpoints, ["http://127.0.0.1:2379"]);
+        assert!(parse(&ok.replace("identity = \"/i.json\"", "")).is_err());
+        assert!(parse(&ok.replace("http://", "https://")).is_err());
+        assert!(parse(&ok.replace("cluster = \"c\"", "")).is_err());
+        assert!(parse(&ok.replace("endpoints = [\"http://127.0.0.1:2379\"]", "")).is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! every task joined.
 
 pub mod bootstrap;
+mod etcd_upstream;
 
 use {
     crate::{
@@ -352,11 +353,21 @@ impl Node {
                 cancel.clone(),
             )));
         }
-        if !self.upstreams.is_empty() {
+        let mut sync_config = SyncConfig::new(self.upstreams.clone());
+        if let Some((cluster, etcd)) = config.etcd_upstream()? {
+            sync_config.updates = Some(etcd_upstream::spawn(
+                cluster,
+                etcd,
+                self.upstreams.clone(),
+                cancel.clone(),
+                &mut services.tasks,
+            ));
+        }
+        if !self.upstreams.is_empty() || sync_config.updates.is_some() {
             services.sync = Some(tokio::spawn(sync::run(
                 state.clone(),
                 self.keypair.clone(),
-                SyncConfig::new(self.upstreams.clone()),
+                sync_config,
                 cancel.clone(),
             )));
         }

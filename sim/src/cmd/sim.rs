@@ -35,6 +35,7 @@ use {
         path::PathBuf,
         process::ExitCode,
         sync::{Arc, Mutex},
+        time::{Duration, Instant, SystemTime, UNIX_EPOCH},
     },
     tokio_util::sync::CancellationToken,
 };
@@ -85,6 +86,11 @@ pub struct SimArgs {
     /// Random transactions per slot besides votes and sysvars [default: 24].
     #[arg(long, value_name = "N")]
     pub transactions_per_slot: Option<usize>,
+    /// Pace slots from this unix time in milliseconds instead of the start: simulators given
+    /// the same value produce each slot at the same time, and one started later catches up
+    /// at once (as a restarted validator does).
+    #[arg(long, value_name = "UNIX_MS")]
+    pub clock_start_ms: Option<u64>,
     /// The validator's ledger: Agave's admin RPC on `<ledger>/admin.rpc` and the tower files.
     #[arg(long, value_name = "DIR")]
     pub ledger: Option<PathBuf>,
@@ -242,10 +248,12 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     }
 
     let slots = args.slots.filter(|&n| n > 0);
+    let start = pace_start(args.clock_start_ms);
     let result = produce(
         &mut node,
         slots,
         args.slot_ms.unwrap_or(DEFAULT_SLOT_MS),
+        start,
         &cancel,
         admin.as_ref().map(|(_, identity)| identity.as_ref()),
     );
@@ -261,18 +269,36 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     result.map(|()| ExitCode::SUCCESS)
 }
 
+/// The instant slot pacing counts from: now, or `clock_start_ms` (unix ms) on this clock.
+fn pace_start(clock_start_ms: Option<u64>) -> Instant {
+    let now = Instant::now();
+    let Some(start_ms) = clock_start_ms else {
+        return now;
+    };
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    if start_ms <= now_ms {
+        now.checked_sub(Duration::from_millis(now_ms - start_ms))
+            .unwrap_or(now)
+    } else {
+        now + Duration::from_millis(start_ms - now_ms)
+    }
+}
+
 /// Produces slots, printing each rooted slot on stdout; votes on each slot while `validator`
 /// holds the staked identity.
 fn produce(
     node: &mut SimNode,
     slots: Option<u64>,
     slot_ms: u64,
+    start: Instant,
     cancel: &CancellationToken,
     validator: Option<&Mutex<ValidatorIdentity>>,
 ) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut failed = None;
-    node.run_steps(slots, slot_ms, cancel, |report| {
+    node.run_steps(slots, slot_ms, start, cancel, |report| {
         if let Some(validator) = validator {
             let mut validator = validator.lock().unwrap_or_else(|p| p.into_inner());
             if let Err(error) = validator.vote(report.slot, report.bank_hash, report.timestamp) {
