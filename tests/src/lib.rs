@@ -4,6 +4,8 @@
 
 pub mod bin;
 pub mod cluster;
+pub mod etcd;
+pub mod failover;
 pub mod fixtures;
 pub mod process;
 pub mod replica;

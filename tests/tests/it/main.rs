@@ -5,6 +5,7 @@ mod client_js;
 mod client_python;
 mod client_rust;
 mod dev_cluster;
+mod failover;
 mod load_balancer;
 mod replication;
 mod rpc_golden;
