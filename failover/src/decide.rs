@@ -295,6 +295,12 @@ impl Decider {
                 );
                 Stage::SteppingDown(StepDown::Unhealthy)
             }
+            // The validator lost the staked identity behind this node's back (the fence
+            // guard acted during a stall, an operator): set it again while the lease holds.
+            Stage::Serving if obs.validator_staked == Some(false) => {
+                tracing::warn!("the validator does not hold the staked identity; setting it again");
+                Stage::SetStaked
+            }
             Stage::Serving => match &obs.switchover_to {
                 Some(to)
                     if *to != self.node
@@ -855,6 +861,24 @@ mod tests {
         node.decider.stepped_down(node.now, true);
         assert!(node.decider.shutdown_complete());
         assert!(node.decide().is_empty());
+    }
+
+    #[test]
+    fn a_validator_found_unstaked_while_serving_is_set_again() {
+        let mut node = Node::new("a");
+        node.become_active(10);
+        node.obs.validator_staked = Some(false);
+        assert_eq!(node.decide(), vec![Action::SetStaked { token: 10 }]);
+        node.decider.staked(10, Ok(()));
+        node.obs.validator_staked = Some(true);
+        assert_eq!(node.decide(), vec![Action::PushTower { token: 10 }]);
+        // Not without the lease.
+        node.obs.validator_staked = Some(false);
+        node.advance(config().fence_after);
+        assert_eq!(
+            node.decide(),
+            vec![Action::Fence(FenceReason::LeaseUnconfirmed)]
+        );
     }
 
     #[test]

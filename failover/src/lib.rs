@@ -13,6 +13,7 @@
 //! - [`etcd`]: the key layout and the fenced transactions;
 //! - [`tower`]: Agave's saved tower file;
 //! - [`admin`]: Agave's admin RPC client (and its framing);
+//! - [`guard`]: the child process that fences when the agent dies or freezes;
 //! - [`health`]: the local validator's RPC checks;
 //! - [`publish`]: the published upstream, watched by replicas;
 //! - [`status`], [`switchover`]: the operator commands' logic;
@@ -24,6 +25,7 @@ pub mod cmd;
 pub mod config;
 pub mod decide;
 pub mod etcd;
+pub mod guard;
 pub mod health;
 pub mod metrics;
 pub mod notify;

@@ -28,6 +28,9 @@ enum Command {
     Switchover(cmd::switchover::SwitchoverArgs),
     /// Switch the local validator to its unstaked identity (systemd `ExecStopPost=`).
     Fence(cmd::fence::FenceArgs),
+    /// The agent's fence guard (started by the agent).
+    #[command(hide = true)]
+    Guard(cmd::guard::GuardArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         Command::Status(args) => cmd::status::run(args),
         Command::Switchover(args) => cmd::switchover::run(args),
         Command::Fence(args) => cmd::fence::run(args),
+        Command::Guard(args) => cmd::guard::run(args),
     };
     match result {
         Ok(code) => code,

@@ -11,6 +11,7 @@ use {
         config::{CheckedConfig, Identities},
         decide::{Action, Decider, FenceReason, Leadership, LeaseView, Observations, Role},
         etcd::{self, EtcdCluster, EtcdError, NodeRecord, PublishedUpstream, TowerRecord},
+        guard::{Guard, GuardMessage},
         health::HealthChecker,
         metrics::Metrics,
         notify, tower,
@@ -91,12 +92,17 @@ struct Agent {
     record: watch::Sender<NodeRecord>,
     want_window: Arc<AtomicBool>,
     last_role: Role,
+    guard: Option<Guard>,
+    /// When the staked identity was last set: identity polls sent before then are stale.
+    staked_at: Option<Instant>,
 }
 
-/// Runs the agent until `cancel`; `ready` is called once everything is started.
+/// Runs the agent until `cancel`; `ready` is called once everything is started. With a
+/// `guard`, the fence guard process is kept informed every tick (see [`crate::guard`]).
 pub async fn run(
     config: CheckedConfig,
     identities: Identities,
+    guard: Option<Guard>,
     cancel: CancellationToken,
     ready: impl FnOnce(&AgentReady),
 ) -> Result<(), AgentError> {
@@ -196,6 +202,8 @@ pub async fn run(
         record,
         want_window,
         last_role: Role::Standby,
+        guard,
+        staked_at: None,
     };
     ready(&AgentReady {
         cluster: agent.config.config.cluster.clone(),
@@ -227,6 +235,9 @@ pub async fn run(
         tracing::warn!("background tasks did not stop in time");
     }
     agent.release_lease().await;
+    if let Some(guard) = agent.guard.take() {
+        guard.close().await;
+    }
     Ok(())
 }
 
@@ -257,6 +268,7 @@ impl Agent {
                 self.execute(action).await;
             }
             self.report(now);
+            self.inform_guard().await;
             watchdog.ping();
             if let Some(deadline) = shutdown_deadline
                 && (self.decider.shutdown_complete() || Instant::now() >= deadline)
@@ -283,7 +295,11 @@ impl Agent {
             validator_staked: self
                 .identity
                 .borrow()
-                .map(|identity| identity == self.identities.staked_pubkey()),
+                .map(|identity| identity == self.identities.staked_pubkey())
+                .filter(|_| {
+                    self.staked_at
+                        .is_none_or(|at| now.duration_since(at) > 2 * IDENTITY_INTERVAL)
+                }),
             ..Observations::default()
         };
         if let Some((view, read_at)) = view {
@@ -364,14 +380,22 @@ impl Agent {
             Action::SetStaked { token } => self.set_staked(token).await,
             Action::PushTower { token } => self.push_tower(token).await,
             Action::PublishUpstream { token } => self.publish_upstream(token).await,
-            Action::Resign { token } => match self.etcd.resign(token, None).await {
-                Ok(ours) => {
-                    tracing::warn!(token, ours, "resigned from the election");
-                    self.decider.stepped_down(Instant::now(), true);
-                }
-                Err(error) => self.etcd_error("resign", &error),
-            },
+            Action::Resign { token } => {
+                // Fenced already: the tower file is final; push it for the next node.
+                self.push_tower(token).await;
+                self.resign(token).await;
+            }
             Action::HandOff { token, to } => self.hand_off(token, &to).await,
+        }
+    }
+
+    async fn resign(&mut self, token: i64) {
+        match self.etcd.resign(token, None).await {
+            Ok(ours) => {
+                tracing::warn!(token, ours, "resigned from the election");
+                self.decider.stepped_down(Instant::now(), true);
+            }
+            Err(error) => self.etcd_error("resign", &error),
         }
     }
 
@@ -567,6 +591,7 @@ impl Agent {
                     require_tower,
                     "active: the validator holds the staked identity"
                 );
+                self.staked_at = Some(Instant::now());
                 self.decider.staked(token, Ok(()));
             }
             Err(error) if error.is_refusal() => {
@@ -695,6 +720,19 @@ impl Agent {
                 self.decider.stepped_down(Instant::now(), true);
             }
             Err(error) => self.etcd_error("hand-off", &error),
+        }
+    }
+
+    /// Tells the fence guard how long the validator may keep the staked identity without a
+    /// newer word from this agent.
+    async fn inform_guard(&mut self) {
+        let message = match self.decider.role() {
+            Role::Active { .. } => GuardMessage::Trust(self.remaining().unwrap_or_default()),
+            Role::Standby if !self.decider.is_fenced() => GuardMessage::Trust(Duration::ZERO),
+            Role::Standby => GuardMessage::Idle,
+        };
+        if let Some(guard) = self.guard.as_mut() {
+            guard.send(message).await;
         }
     }
 

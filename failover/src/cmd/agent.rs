@@ -1,7 +1,7 @@
 //! `failover agent --config <toml>`: the agent of one validator host.
 
 use {
-    crate::agent,
+    crate::{agent, guard::Guard},
     anyhow::Context,
     std::{path::PathBuf, process::ExitCode},
 };
@@ -17,6 +17,10 @@ pub struct AgentArgs {
     /// Check the configuration (and read the keypairs and TLS files), print it, and exit.
     #[arg(long)]
     pub check: bool,
+    /// Run without the fence guard process (which fences the validator if this agent dies or
+    /// freezes). Only for tests of the agent alone.
+    #[arg(long, hide = true)]
+    pub no_guard: bool,
 }
 
 pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
@@ -37,7 +41,15 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         let cancel = common::shutdown::token_on_signal();
         let ready_file = args.ready_file.clone();
         let mut ready_error = None;
-        agent::run(checked, identities, cancel, |ready| {
+        let guard = if args.no_guard {
+            None
+        } else {
+            let program = std::env::current_exe().context("locating the failover binary")?;
+            let config = std::fs::canonicalize(&args.config)
+                .with_context(|| format!("resolving {}", args.config.display()))?;
+            Some(Guard::new(program, config))
+        };
+        agent::run(checked, identities, guard, cancel, |ready| {
             if let Some(path) = &ready_file
                 && let Err(error) = common::ready::write(path, ready)
             {

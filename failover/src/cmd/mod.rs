@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod fence;
+pub mod guard;
 pub mod status;
 pub mod switchover;
 
