@@ -208,6 +208,17 @@ impl Host {
         }
     }
 
+    /// Sends `signal` to the agent only.
+    pub fn signal_agent(&self, signal: libc::c_int) {
+        if let Some(agent) = &self.agent {
+            // SAFETY: kill(2) on our own child's pid has no memory effects.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::kill(agent.id() as libc::pid_t, signal);
+            }
+        }
+    }
+
     pub fn agent_log(&self) -> String {
         self.agent
             .as_ref()

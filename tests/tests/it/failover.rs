@@ -46,32 +46,28 @@ fn settings(cluster: &str) -> AgentSettings {
 /// one holds the staked identity.
 struct Sampler {
     stop: Arc<AtomicBool>,
-    paused: Arc<AtomicBool>,
     handle: Option<JoinHandle<(u64, Vec<String>)>>,
 }
 
 impl Sampler {
     fn start(sockets: Vec<(String, PathBuf)>, staked: &str) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        let paused = Arc::new(AtomicBool::new(false));
-        let (stop_flag, paused_flag, staked) = (stop.clone(), paused.clone(), staked.to_string());
+        let (stop_flag, staked) = (stop.clone(), staked.to_string());
         let handle = std::thread::spawn(move || {
             let mut samples = 0;
             let mut violations = Vec::new();
             while !stop_flag.load(Ordering::Relaxed) {
-                if !paused_flag.load(Ordering::Relaxed) {
-                    let holders: Vec<&str> = sockets
-                        .iter()
-                        .filter(|(_, socket)| {
-                            tests::failover::validator_identity(socket).as_deref()
-                                == Some(staked.as_str())
-                        })
-                        .map(|(name, _)| name.as_str())
-                        .collect();
-                    samples += 1;
-                    if holders.len() > 1 {
-                        violations.push(holders.join("+"));
-                    }
+                let holders: Vec<&str> = sockets
+                    .iter()
+                    .filter(|(_, socket)| {
+                        tests::failover::validator_identity(socket).as_deref()
+                            == Some(staked.as_str())
+                    })
+                    .map(|(name, _)| name.as_str())
+                    .collect();
+                samples += 1;
+                if holders.len() > 1 {
+                    violations.push(holders.join("+"));
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -79,13 +75,8 @@ impl Sampler {
         });
         Self {
             stop,
-            paused,
             handle: Some(handle),
         }
-    }
-
-    fn pause(&self, paused: bool) {
-        self.paused.store(paused, Ordering::Relaxed);
     }
 
     /// Stops sampling; asserts the staked identity was never held twice.
@@ -360,16 +351,25 @@ fn failover_etcd_outage_fences_and_a_paused_agent_writes_no_stale_tower() {
         .clone();
     println!("active before the outage: {active}, after: {again}");
 
-    // The active agent and its validator freeze (SIGSTOP): the other takes over once the
-    // lease expires; resumed, the frozen one fences and never writes its stale tower.
+    // The active agent freezes (SIGSTOP) while its validator runs on: the agent's fence guard
+    // fences the validator once the agent's trust lapses, the other node takes over once the
+    // lease expires, and the resumed agent fences and never writes its stale tower.
     let (frozen, other) = if again == "a" { (&a, &b) } else { (&b, &a) };
     wait_for(
         "a tower from the active node",
         Duration::from_secs(20),
         || etcd_tower(&etcd, "outage").filter(|(writer, _, _)| *writer == frozen.name),
     );
-    sampler.pause(true);
-    frozen.signal(libc::SIGSTOP);
+    let stopped_at = Instant::now();
+    frozen.signal_agent(libc::SIGSTOP);
+    wait_for("the guard to fence", Duration::from_secs(TTL + 5), || {
+        (frozen.identity().as_deref() == Some(frozen.unstaked.as_str())).then_some(())
+    });
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(TTL),
+        "the guard fenced after {:?}",
+        stopped_at.elapsed()
+    );
     wait_for(
         "the other node to take over",
         Duration::from_secs(TTL + 10),
@@ -378,13 +378,7 @@ fn failover_etcd_outage_fences_and_a_paused_agent_writes_no_stale_tower() {
     let (writer, token, slot) = wait_for("the new tower", Duration::from_secs(10), || {
         etcd_tower(&etcd, "outage").filter(|(writer, _, _)| *writer == other.name)
     });
-    frozen.signal(libc::SIGCONT);
-    // The resumed validator may vote once before its agent fences it (both resume at once);
-    // its agent must fence at once and never push.
-    wait_for("the resumed node to fence", Duration::from_secs(5), || {
-        (frozen.identity().as_deref() == Some(frozen.unstaked.as_str())).then_some(())
-    });
-    sampler.pause(false);
+    frozen.signal_agent(libc::SIGCONT);
     let until = Instant::now() + Duration::from_secs(3);
     while Instant::now() < until {
         let (now_writer, now_token, now_slot) = etcd_tower(&etcd, "outage").unwrap();
@@ -395,12 +389,31 @@ fn failover_etcd_outage_fences_and_a_paused_agent_writes_no_stale_tower() {
             frozen.agent_log()
         );
         assert!(now_token >= token && now_slot >= slot);
+        assert_eq!(frozen.identity().as_deref(), Some(frozen.unstaked.as_str()));
         std::thread::sleep(Duration::from_millis(100));
     }
-    let log = frozen.agent_log();
+
+    // The active agent is killed (SIGKILL) and its validator runs on: the guard fences it at
+    // once, and the other node takes over after the TTL.
+    let (dying, survivor) = if other.name == "a" {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
+    let killed_at = Instant::now();
+    dying.agent = None;
+    wait_for("the guard to fence", Duration::from_secs(TTL + 5), || {
+        (dying.identity().as_deref() == Some(dying.unstaked.as_str())).then_some(())
+    });
     assert!(
-        !log.contains("tower pushed") || log.rfind("tower pushed") < log.rfind("fenced"),
-        "{log}"
+        killed_at.elapsed() < Duration::from_secs(1),
+        "fenced {:?} after the agent died",
+        killed_at.elapsed()
+    );
+    wait_for(
+        "the other node to take over",
+        Duration::from_secs(TTL + 10),
+        || (survivor.identity().as_deref() == Some(staked.pubkey.as_str())).then_some(()),
     );
     sampler.finish();
 }
