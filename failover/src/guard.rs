@@ -28,7 +28,7 @@ use {
 };
 
 /// Pause between fence attempts while the validator does not answer.
-const FENCE_RETRY: Duration = Duration::from_millis(100);
+const FENCE_RETRY: Duration = Duration::from_millis(250);
 /// How long the guard keeps trying to fence after the agent is gone.
 const EXIT_FENCE_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -77,7 +77,7 @@ async fn fence(admin: &AdminClient, unstaked: &Path, why: &str) -> bool {
             true
         }
         Err(error) => {
-            tracing::error!(%error, why, "guard: cannot fence the validator");
+            tracing::error!(%error, why, "guard: cannot fence the validator; retrying");
             false
         }
     }

@@ -275,3 +275,101 @@ pub fn etcd_tower(etcd: &Etcd, cluster: &str) -> Option<(String, i64, u64)> {
         record["lastVoteSlot"].as_u64()?,
     ))
 }
+
+/// A stand-in for a validator's JSON-RPC health: `getHealth` answers `"ok"`, or Agave's
+/// "Node is unhealthy" error while set unhealthy. One request per connection.
+#[derive(Debug)]
+pub struct FakeHealth {
+    pub url: String,
+    healthy: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeHealth {
+    pub fn start() -> Self {
+        use std::{
+            io::Read,
+            sync::{
+                Arc,
+                atomic::{AtomicBool, Ordering},
+            },
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let healthy = Arc::new(AtomicBool::new(true));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (healthy_flag, stop_flag) = (healthy.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            while !stop_flag.load(Ordering::Relaxed) {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut request = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // Headers, then as many body bytes as Content-Length says.
+                let complete = loop {
+                    let Ok(n) = stream.read(&mut chunk) else {
+                        break false;
+                    };
+                    if n == 0 {
+                        break false;
+                    }
+                    request.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&request);
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length = head
+                            .lines()
+                            .find_map(|line| {
+                                let line = line.to_ascii_lowercase();
+                                line.strip_prefix("content-length:")
+                                    .and_then(|v| v.trim().parse::<usize>().ok())
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= length {
+                            break true;
+                        }
+                    }
+                };
+                if !complete {
+                    continue;
+                }
+                let body = if healthy_flag.load(Ordering::Relaxed) {
+                    r#"{"jsonrpc":"2.0","result":"ok","id":1}"#.to_string()
+                } else {
+                    r#"{"jsonrpc":"2.0","error":{"code":-32005,"message":"Node is unhealthy"},"id":1}"#
+                        .to_string()
+                };
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(reply.as_bytes());
+            }
+        });
+        Self {
+            url,
+            healthy,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    pub fn set_healthy(&self, healthy: bool) {
+        self.healthy
+            .store(healthy, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for FakeHealth {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}

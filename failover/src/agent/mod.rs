@@ -95,6 +95,8 @@ struct Agent {
     guard: Option<Guard>,
     /// When the staked identity was last set: identity polls sent before then are stale.
     staked_at: Option<Instant>,
+    /// Fence attempts failed in a row (logged at the first and every 100th).
+    fence_failures: u64,
 }
 
 /// Runs the agent until `cancel`; `ready` is called once everything is started. With a
@@ -204,6 +206,7 @@ pub async fn run(
         last_role: Role::Standby,
         guard,
         staked_at: None,
+        fence_failures: 0,
     };
     ready(&AgentReady {
         cluster: agent.config.config.cluster.clone(),
@@ -421,6 +424,7 @@ impl Agent {
                     identity = %self.identities.unstaked_pubkey(),
                     "fenced: the validator holds its unstaked identity"
                 );
+                self.fence_failures = 0;
                 self.decider.fenced(true);
             }
             Err(error) => {
@@ -428,7 +432,10 @@ impl Agent {
                     .fence_attempts
                     .with_label_values(&["failed"])
                     .inc();
-                tracing::error!(%error, reason = reason.as_str(), "cannot fence the validator");
+                if self.fence_failures.is_multiple_of(100) {
+                    tracing::error!(%error, reason = reason.as_str(), failures = self.fence_failures + 1, "cannot fence the validator");
+                }
+                self.fence_failures += 1;
                 self.decider.fenced(false);
             }
         }

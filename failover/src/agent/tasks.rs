@@ -34,13 +34,21 @@ pub(super) async fn keep_lease(
     cancel: CancellationToken,
 ) {
     let ttl_secs = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+    let mut grant_failures = 0u64;
     'grant: loop {
         let sent = Instant::now();
         let id = match etcd.grant(ttl_secs).await {
-            Ok(id) => id,
+            Ok(id) => {
+                grant_failures = 0;
+                id
+            }
             Err(error) => {
                 metrics.etcd_errors.with_label_values(&["lease"]).inc();
-                tracing::warn!(%error, "cannot grant a lease");
+                // The first failure, then every 20th (about every 10 s at TTL 5 s).
+                if grant_failures.is_multiple_of(20) {
+                    tracing::warn!(%error, failures = grant_failures + 1, "cannot grant a lease");
+                }
+                grant_failures += 1;
                 if sleep_or_cancel(interval, &cancel).await {
                     return;
                 }
@@ -53,13 +61,17 @@ pub(super) async fn keep_lease(
             confirmed_at: Some(sent),
             lost: false,
         });
+        let mut stream_failures = 0u64;
         loop {
             let opened = etcd.keep_alive_stream(id).await;
             let (mut keeper, mut stream) = match opened {
                 Ok(pair) => pair,
                 Err(error) => {
                     metrics.etcd_errors.with_label_values(&["lease"]).inc();
-                    tracing::warn!(%error, lease = id, "cannot open the keep-alive stream");
+                    if stream_failures.is_multiple_of(20) {
+                        tracing::warn!(%error, lease = id, failures = stream_failures + 1, "cannot open the keep-alive stream");
+                    }
+                    stream_failures += 1;
                     if sleep_or_cancel(interval, &cancel).await {
                         return;
                     }
@@ -81,6 +93,10 @@ pub(super) async fn keep_lease(
                 .await;
                 match answered {
                     Ok(Ok(Some(response))) if response.ttl() > 0 => {
+                        if stream_failures > 0 {
+                            tracing::info!(lease = id, "keep-alives acknowledged again");
+                        }
+                        stream_failures = 0;
                         lease.send_modify(|view| view.confirmed_at = Some(sent));
                     }
                     Ok(Ok(Some(_))) => {
@@ -97,12 +113,18 @@ pub(super) async fn keep_lease(
                     }
                     Ok(Err(error)) => {
                         metrics.etcd_errors.with_label_values(&["lease"]).inc();
-                        tracing::warn!(%error, lease = id, "keep-alive failed; reopening");
+                        if stream_failures.is_multiple_of(20) {
+                            tracing::warn!(%error, lease = id, "keep-alive failed; reopening");
+                        }
+                        stream_failures += 1;
                         break;
                     }
                     Err(_) => {
                         metrics.etcd_errors.with_label_values(&["lease"]).inc();
-                        tracing::warn!(lease = id, "keep-alive unanswered; reopening");
+                        if stream_failures.is_multiple_of(20) {
+                            tracing::warn!(lease = id, "keep-alive unanswered; reopening");
+                        }
+                        stream_failures += 1;
                         break;
                     }
                 }

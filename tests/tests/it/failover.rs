@@ -18,7 +18,7 @@ use {
     tests::{
         cluster::{self, path_arg, wait_for},
         etcd::Etcd,
-        failover::{AgentSettings, Host, Staked, etcd_tower, failover, status},
+        failover::{AgentSettings, FakeHealth, Host, Staked, etcd_tower, failover, status},
     },
 };
 
@@ -234,6 +234,28 @@ fn failover_kill_restart_switchover_and_a_replica_that_follows() {
         "the adopted tower ({slot}) is at least as new as the last one pushed ({last_pushed})"
     );
 
+    // The survivor publishes its endpoint; the replica switches to it.
+    let survivor_upstream = new.upstream();
+    wait_for(
+        "the survivor's published upstream",
+        Duration::from_secs(10),
+        || {
+            let text = etcd.get("/failover/kill/upstream").ok()??;
+            let published: Value = serde_json::from_str(&text).ok()?;
+            (published["upstream"] == survivor_upstream.as_str()).then_some(())
+        },
+    );
+    let published_at = Instant::now();
+    wait_for("the replica to switch", Duration::from_secs(15), || {
+        (cluster::status(&replica)?["upstream"] == survivor_upstream.as_str()).then_some(())
+    });
+    let switched = published_at.elapsed();
+    println!("the replica switched upstream {switched:?} after the publication");
+    assert!(
+        switched <= Duration::from_secs(2),
+        "switched after {switched:?}"
+    );
+
     // The replica switched to the survivor and continues on the same chain: its lattice hash
     // at a slot rooted after the kill equals the surviving simulator's.
     let survivor = new.sim.as_ref().unwrap();
@@ -415,6 +437,79 @@ fn failover_etcd_outage_fences_and_a_paused_agent_writes_no_stale_tower() {
         Duration::from_secs(TTL + 10),
         || (survivor.identity().as_deref() == Some(staked.pubkey.as_str())).then_some(()),
     );
+    sampler.finish();
+}
+
+#[test]
+fn failover_when_the_active_validator_fails_its_health_checks() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start().expect("etcd");
+    let staked = Staked::new(dir.path());
+    let clock = tests::failover::unix_ms();
+    let mut a = Host::new(dir.path(), "a");
+    let mut b = Host::new(dir.path(), "b");
+    let health = [FakeHealth::start(), FakeHealth::start()];
+    for (host, health) in [(&mut a, &health[0]), (&mut b, &health[1])] {
+        let mut settings = settings("health");
+        settings.extra.push_str(&format!(
+            "[health]\nrpc_url = \"{}\"\ninterval_ms = 200\nfailover_after_secs = 2\n",
+            health.url
+        ));
+        host.start_sim(&staked, SLOT_MS, clock);
+        host.write_config(&etcd, &staked, &settings);
+        host.start_agent();
+    }
+    let sampler = Sampler::start(
+        vec![("a".into(), a.admin.clone()), ("b".into(), b.admin.clone())],
+        &staked.pubkey,
+    );
+    let first = wait_active(&[&a, &b], &staked, Duration::from_secs(30))
+        .name
+        .clone();
+    let (sick, well, sick_health) = if first == "a" {
+        (&a, &b, &health[0])
+    } else {
+        (&b, &a, &health[1])
+    };
+    // Let the standby's hold-off pass, then the active validator's checks fail.
+    std::thread::sleep(Duration::from_secs(TTL));
+    let failing_at = Instant::now();
+    sick_health.set_healthy(false);
+    wait_for(
+        "the healthy node to take over",
+        Duration::from_secs(15),
+        || (well.identity().as_deref() == Some(staked.pubkey.as_str())).then_some(()),
+    );
+    let took = failing_at.elapsed();
+    assert!(
+        took >= Duration::from_secs(2) && took <= Duration::from_secs(2 + TTL + 2),
+        "took {took:?}\n{}",
+        logs(&[sick, well])
+    );
+    assert_eq!(sick.identity().as_deref(), Some(sick.unstaked.as_str()));
+    let status_now = status(&well.config).unwrap();
+    assert_eq!(
+        active_of(&status_now),
+        Some(well.name.clone()),
+        "{status_now}"
+    );
+    let sick_record = status_now["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["node"] == sick.name.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(sick_record["healthy"], false, "{status_now}");
+    // Healthy again, the old active node stays a standby: no flapping.
+    sick_health.set_healthy(true);
+    let until = Instant::now() + Duration::from_secs(2 * TTL);
+    while Instant::now() < until {
+        assert_eq!(well.identity().as_deref(), Some(staked.pubkey.as_str()));
+        assert_eq!(sick.identity().as_deref(), Some(sick.unstaked.as_str()));
+        std::thread::sleep(Duration::from_millis(100));
+    }
     sampler.finish();
 }
 
