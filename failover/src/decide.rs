@@ -184,6 +184,8 @@ pub struct Decider {
     standby_since: Instant,
     /// When the role last changed.
     role_since: Instant,
+    /// The lease the election was won under (the election key goes with it).
+    active_lease: Option<i64>,
     /// The validator is known to hold the unstaked identity.
     fenced: bool,
     /// Why the next fence is needed (reported with it).
@@ -202,6 +204,7 @@ impl Decider {
             role: Role::Standby,
             standby_since: now,
             role_since: now,
+            active_lease: None,
             fenced: false,
             fence_reason: FenceReason::NotConfirmed,
             upstream_published: false,
@@ -275,7 +278,8 @@ impl Decider {
         let Role::Active { token, stage } = self.role.clone() else {
             return self.decide_standby(now, obs, &leadership, fresh);
         };
-        if !fresh {
+        // A new lease (the old one expired) means the election key is gone with the old one.
+        if !fresh || obs.lease.id != self.active_lease {
             return self.step_down_now(now, FenceReason::LeaseUnconfirmed);
         }
         match &leadership {
@@ -369,7 +373,7 @@ impl Decider {
                 token,
                 lease: held,
             } if *held == lease && *node == self.node => {
-                self.activate(now, *token);
+                self.activate(now, *token, lease);
                 vec![Action::AdoptTower { token: *token }]
             }
             Leadership::Vacant => {
@@ -395,8 +399,9 @@ impl Decider {
             && !obs.healthy_standbys.is_empty()
     }
 
-    fn activate(&mut self, now: Instant, token: i64) {
+    fn activate(&mut self, now: Instant, token: i64, lease: i64) {
         self.role_since = now;
+        self.active_lease = Some(lease);
         self.role = Role::Active {
             token,
             stage: Stage::AdoptTower,
@@ -422,10 +427,11 @@ impl Decider {
         }
     }
 
-    /// Outcome of [`Action::Campaign`] sent at `now`: the fencing token if this node won.
-    pub fn campaigned(&mut self, now: Instant, won: Option<i64>) {
+    /// Outcome of [`Action::Campaign`] under `lease`, reported at `now`: the fencing token if
+    /// this node won.
+    pub fn campaigned(&mut self, now: Instant, lease: i64, won: Option<i64>) {
         if let (Some(token), Role::Standby) = (won, &self.role) {
-            self.activate(now, token);
+            self.activate(now, token, lease);
         }
     }
 
@@ -577,7 +583,7 @@ mod tests {
             self.advance(config().hold_off);
             self.keep_alive();
             assert_eq!(self.decide(), vec![Action::Campaign { lease: 7 }]);
-            self.decider.campaigned(self.now, Some(token));
+            self.decider.campaigned(self.now, 7, Some(token));
             self.obs.leadership = Leadership::Held {
                 node: self.decider.node().to_string(),
                 token,
@@ -646,6 +652,15 @@ mod tests {
             node.decide(),
             vec![Action::Fence(FenceReason::LeaseUnconfirmed)]
         );
+        // A fresh new lease (granted before this node decided again) is not the election's.
+        let mut node = Node::new("a");
+        node.become_active(10);
+        node.obs.lease.id = Some(8);
+        node.keep_alive();
+        assert_eq!(
+            node.decide(),
+            vec![Action::Fence(FenceReason::LeaseUnconfirmed)]
+        );
     }
 
     #[test]
@@ -661,7 +676,7 @@ mod tests {
         node.keep_alive();
         // Lost the campaign: nothing but waiting.
         assert_eq!(node.decide(), vec![Action::Campaign { lease: 7 }]);
-        node.decider.campaigned(node.now, None);
+        node.decider.campaigned(node.now, 7, None);
         node.obs.leadership = Leadership::Held {
             node: "b".into(),
             token: 5,
@@ -677,7 +692,7 @@ mod tests {
         node.advance(config().hold_off);
         node.keep_alive();
         assert_eq!(node.decide(), vec![Action::Campaign { lease: 7 }]);
-        node.decider.campaigned(node.now, Some(11));
+        node.decider.campaigned(node.now, 7, Some(11));
         node.obs.leadership = Leadership::Held {
             node: "a".into(),
             token: 11,
@@ -695,7 +710,7 @@ mod tests {
         node.advance(config().hold_off);
         node.keep_alive();
         assert_eq!(node.decide(), vec![Action::Campaign { lease: 7 }]);
-        node.decider.campaigned(node.now, Some(12));
+        node.decider.campaigned(node.now, 7, Some(12));
         node.decider.tower_adopted(12, true);
         node.obs.leadership = Leadership::Held {
             node: "a".into(),
@@ -762,7 +777,7 @@ mod tests {
         fresh.keep_alive();
         assert_eq!(fresh.decide(), vec![Action::Campaign { lease: 7 }]);
         // Deposed: the hold-off counts again from the deposition.
-        fresh.decider.campaigned(fresh.now, Some(4));
+        fresh.decider.campaigned(fresh.now, 7, Some(4));
         fresh.obs.leadership = Leadership::Vacant;
         assert_eq!(fresh.decide(), vec![Action::Fence(FenceReason::Deposed)]);
         fresh.decider.fenced(true);
@@ -892,7 +907,7 @@ mod tests {
         node.advance(config().hold_off);
         node.keep_alive();
         node.decide();
-        node.decider.campaigned(node.now, Some(3));
+        node.decider.campaigned(node.now, 7, Some(3));
         node.obs.leadership = Leadership::Held {
             node: "a".into(),
             token: 3,
