@@ -17,13 +17,12 @@ use {
         metrics::Metrics,
         notify, tower,
     },
-    solana_pubkey::Pubkey,
     std::{
         path::PathBuf,
         sync::{Arc, atomic::AtomicBool},
         time::{Duration, Instant, SystemTime},
     },
-    tasks::{HealthState, ViewAt},
+    tasks::{HealthState, ValidatorView, ViewAt},
     tokio::{sync::watch, task::JoinHandle},
     tokio_util::sync::CancellationToken,
     towers::Adopt,
@@ -81,7 +80,7 @@ struct Agent {
     lease: watch::Receiver<LeaseView>,
     view: watch::Receiver<ViewAt>,
     health: watch::Receiver<HealthState>,
-    identity: watch::Receiver<Option<Pubkey>>,
+    validator: watch::Receiver<ValidatorView>,
     record: watch::Sender<NodeRecord>,
     want_window: Arc<AtomicBool>,
     last_role: Role,
@@ -154,11 +153,11 @@ pub async fn run(
         metrics.clone(),
         tasks_cancel.clone(),
     )));
-    let (identity_tx, identity) = watch::channel(None);
+    let (validator_tx, validator) = watch::channel(ValidatorView::default());
     handles.push(tokio::spawn(tasks::poll_identity(
         admin.clone(),
         IDENTITY_INTERVAL,
-        identity_tx,
+        validator_tx,
         tasks_cancel.clone(),
     )));
     let (record, record_rx) = watch::channel(NodeRecord {
@@ -193,7 +192,7 @@ pub async fn run(
         lease,
         view,
         health,
-        identity,
+        validator,
         record,
         want_window,
         last_role: Role::Standby,
@@ -283,14 +282,14 @@ impl Agent {
         let lease = *self.lease.borrow();
         let view = self.view.borrow().clone();
         let health = *self.health.borrow();
+        let validator = *self.validator.borrow();
         let node = self.decider.node();
         let mut observations = Observations {
             lease,
-            unhealthy_since: health.unhealthy_since,
+            unhealthy_since: self.unhealthy_since(),
             restart_window_open: health.restart_window_open,
-            validator_staked: self
+            validator_staked: validator
                 .identity
-                .borrow()
                 .map(|identity| identity == self.identities.staked_pubkey())
                 .filter(|_| {
                     self.staked_at
@@ -329,6 +328,18 @@ impl Agent {
                 .set(i64::try_from(now.duration_since(at).as_millis()).unwrap_or(i64::MAX));
         }
         observations
+    }
+
+    /// Since when this node counts as unhealthy: its health checks fail, or its validator's
+    /// admin RPC does not answer (a standby that cannot be switched cannot take over; an active
+    /// node whose validator is gone should hand over).
+    fn unhealthy_since(&self) -> Option<Instant> {
+        let checks = self.health.borrow().unhealthy_since;
+        let unreachable = self.validator.borrow().unreachable_since;
+        match (checks, unreachable) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// What remains of the lease's trust, bounding calls made on it.
@@ -418,6 +429,23 @@ impl Agent {
                     "fenced: the validator holds its unstaked identity"
                 );
                 self.fence_failures = 0;
+                self.decider.fenced(true);
+            }
+            Err(AdminError::Connect { source, .. })
+                if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                // No validator listens: a stopped validator holds no identity, and it starts
+                // again with its configured (unstaked) one.
+                if self.fence_failures.is_multiple_of(100) {
+                    tracing::warn!(
+                        reason = reason.as_str(),
+                        "the validator is not running; nothing to fence"
+                    );
+                }
+                self.fence_failures += 1;
                 self.decider.fenced(true);
             }
             Err(error) => {
@@ -530,8 +558,8 @@ impl Agent {
                 .tower_slot
                 .set(i64::try_from(slot).unwrap_or(i64::MAX));
         }
-        let identity = self.identity.borrow().map(|key| key.to_string());
-        let healthy = self.health.borrow().unhealthy_since.is_none();
+        let identity = self.validator.borrow().identity.map(|key| key.to_string());
+        let healthy = self.unhealthy_since().is_none();
         let tower_slot = self.tower_slot;
         self.record.send_if_modified(|record| {
             let changed = record.identity != identity

@@ -223,30 +223,52 @@ pub(super) async fn check_health(
     }
 }
 
-/// Polls the validator's identity (`contactInfo`) every `interval`; `None` when unreachable.
+/// The local validator as the identity poll sees it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct ValidatorView {
+    /// The identity it holds (`None`: unknown, or unreachable).
+    pub(super) identity: Option<Pubkey>,
+    /// Since when its admin RPC does not answer.
+    pub(super) unreachable_since: Option<Instant>,
+}
+
+/// Polls the validator's identity (`contactInfo`) every `interval`.
 pub(super) async fn poll_identity(
     admin: Arc<AdminClient>,
     interval: Duration,
-    identity: watch::Sender<Option<Pubkey>>,
+    validator: watch::Sender<ValidatorView>,
     cancel: CancellationToken,
 ) {
-    let mut reachable = true;
     loop {
+        let asked_at = Instant::now();
         match admin.identity().await {
             Ok(pubkey) => {
-                reachable = true;
-                identity.send_if_modified(|current| {
-                    let changed = *current != Some(pubkey);
-                    *current = Some(pubkey);
+                validator.send_if_modified(|view| {
+                    if view.unreachable_since.is_some() {
+                        tracing::info!(identity = %pubkey, "the validator answers again");
+                    }
+                    let next = ValidatorView {
+                        identity: Some(pubkey),
+                        unreachable_since: None,
+                    };
+                    let changed = *view != next;
+                    *view = next;
                     changed
                 });
             }
             Err(error) => {
-                if reachable {
-                    tracing::warn!(%error, "cannot read the validator's identity");
-                }
-                reachable = false;
-                identity.send_replace(None);
+                validator.send_if_modified(|view| {
+                    if view.unreachable_since.is_none() {
+                        tracing::warn!(%error, "cannot read the validator's identity");
+                    }
+                    let next = ValidatorView {
+                        identity: None,
+                        unreachable_since: view.unreachable_since.or(Some(asked_at)),
+                    };
+                    let changed = *view != next;
+                    *view = next;
+                    changed
+                });
             }
         }
         if sleep_or_cancel(interval, &cancel).await {

@@ -510,7 +510,35 @@ fn failover_when_the_active_validator_fails_its_health_checks() {
         assert_eq!(sick.identity().as_deref(), Some(sick.unstaked.as_str()));
         std::thread::sleep(Duration::from_millis(100));
     }
+    let recovered = sick.name.clone();
     sampler.finish();
+
+    // The active validator process dies while its agent runs on: unreachable counts as
+    // unhealthy, so after failover_after the agent resigns and the other node takes over.
+    let (dead, alive) = if recovered == "a" {
+        (&mut b, &a)
+    } else {
+        (&mut a, &b)
+    };
+    let (_, _, before) = etcd_tower(&etcd, "health").unwrap();
+    let died_at = Instant::now();
+    dead.sim = None;
+    wait_for(
+        "the other node to take over from a dead validator",
+        Duration::from_secs(20),
+        || (alive.identity().as_deref() == Some(staked.pubkey.as_str())).then_some(()),
+    );
+    let took = died_at.elapsed();
+    assert!(
+        took >= Duration::from_secs(2) && took <= Duration::from_secs(2 + TTL + 2),
+        "took {took:?}\n{}",
+        logs(&[dead, alive])
+    );
+    let (writer, _, slot) = wait_for("the new tower", Duration::from_secs(10), || {
+        etcd_tower(&etcd, "health").filter(|(writer, _, _)| *writer == alive.name)
+    });
+    assert_eq!(writer, alive.name);
+    assert!(slot >= before);
 }
 
 #[test]
