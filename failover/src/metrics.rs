@@ -1,6 +1,6 @@
 //! The agent's Prometheus metrics, all prefixed `failover_`.
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 /// Gauge: 1 while this node is active and its validator holds the staked identity.
 pub const ACTIVE: &str = "failover_active";
@@ -20,8 +20,8 @@ pub const TOWER_PUSHES: &str = "failover_tower_pushes_total";
 pub const TOWER_PUSHES_REFUSED: &str = "failover_tower_pushes_refused_total";
 /// Gauge: the last vote slot of the newest tower this node wrote or adopted.
 pub const TOWER_SLOT: &str = "failover_tower_slot";
-/// Gauge: milliseconds since the last acknowledged keep-alive was sent.
-pub const LEASE_AGE: &str = "failover_lease_age_milliseconds";
+/// Gauge: seconds since the last acknowledged keep-alive was sent.
+pub const LEASE_AGE: &str = "failover_lease_age_seconds";
 /// Counter by `op`: failed etcd requests.
 pub const ETCD_ERRORS: &str = "failover_etcd_errors_total";
 /// Gauge: 1 while the local health checks pass.
@@ -41,7 +41,7 @@ pub struct Metrics {
     pub tower_pushes: IntCounter,
     pub tower_pushes_refused: IntCounter,
     pub tower_slot: IntGauge,
-    pub lease_age: IntGauge,
+    pub lease_age: Gauge,
     pub etcd_errors: IntCounterVec,
     pub healthy: IntGauge,
 }
@@ -85,7 +85,12 @@ impl Metrics {
             tower_pushes: counter(TOWER_PUSHES, "towers pushed to etcd"),
             tower_pushes_refused: counter(TOWER_PUSHES_REFUSED, "tower pushes etcd refused"),
             tower_slot: gauge(TOWER_SLOT, "last vote slot of the newest tower"),
-            lease_age: gauge(LEASE_AGE, "ms since the last acknowledged keep-alive"),
+            lease_age: {
+                let gauge = Gauge::new(LEASE_AGE, "seconds since the last acknowledged keep-alive")
+                    .expect("valid metric");
+                registry.register(Box::new(gauge.clone())).expect("unique");
+                gauge
+            },
             etcd_errors: counter_vec(ETCD_ERRORS, "failed etcd requests", "op"),
             healthy: gauge(HEALTHY, "1 while the health checks pass"),
             registry,

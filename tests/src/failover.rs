@@ -31,6 +31,8 @@ pub struct Host {
     pub dir: PathBuf,
     pub sim: Option<cluster::Node>,
     pub agent: Option<Process>,
+    /// The agent's ready file: {"cluster", "node", "metrics", "adminRpc"}.
+    pub agent_ready: Value,
     pub config: PathBuf,
     pub ledger: PathBuf,
     pub admin: PathBuf,
@@ -75,6 +77,7 @@ impl Host {
             dir,
             sim: None,
             agent: None,
+            agent_ready: Value::Null,
             unstaked,
         }
     }
@@ -174,10 +177,21 @@ impl Host {
             .arg(&self.config)
             .env("RUST_LOG", "info,failover=debug");
         let _ = std::fs::remove_file(self.dir.join("agent.ready"));
-        let (process, _) =
+        let (process, ready) =
             Process::spawn_ready(command, &self.dir, "agent", cluster::READY_TIMEOUT)
                 .expect("agent");
         self.agent = Some(process);
+        self.agent_ready = ready;
+    }
+
+    /// The agent's `/metrics` text.
+    pub fn metrics(&self) -> String {
+        let addr = self.agent_ready["metrics"]
+            .as_str()
+            .expect("metrics address");
+        reqwest::blocking::get(format!("http://{addr}/metrics"))
+            .and_then(|response| response.text())
+            .expect("metrics")
     }
 
     /// The identity the simulator holds now (`None` if it does not answer).

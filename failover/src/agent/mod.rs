@@ -325,7 +325,7 @@ impl Agent {
         if let Some(at) = lease.confirmed_at {
             self.metrics
                 .lease_age
-                .set(i64::try_from(now.duration_since(at).as_millis()).unwrap_or(i64::MAX));
+                .set(now.duration_since(at).as_secs_f64());
         }
         observations
     }

@@ -163,6 +163,19 @@ fn failover_kill_restart_switchover_and_a_replica_that_follows() {
     let first = wait_active(&[&a, &b], &staked, Duration::from_secs(30))
         .name
         .clone();
+    let (active_host, standby_host) = if first == "a" { (&a, &b) } else { (&b, &a) };
+    let metrics = wait_for("the active agent's metrics", Duration::from_secs(5), || {
+        let text = active_host.metrics();
+        text.contains("failover_active 1").then_some(text)
+    });
+    for name in [
+        "failover_fencing_token",
+        "failover_elections_won_total 1",
+        "failover_lease_age_seconds",
+    ] {
+        assert!(metrics.contains(name), "{name} missing:\n{metrics}");
+    }
+    assert!(standby_host.metrics().contains("failover_active 0"));
     let status_now = status(&a.config).unwrap();
     assert_eq!(active_of(&status_now), Some(first.clone()), "{status_now}");
     assert!(status_now["fencingToken"].as_i64().unwrap() > 0);
