@@ -78,7 +78,9 @@ pub async fn connect(config: &EtcdConfig) -> Result<Client, EtcdError> {
     let mut options = ConnectOptions::new()
         .with_connect_timeout(config.timeout)
         .with_timeout(config.timeout)
-        .with_keep_alive(Duration::from_secs(2), config.timeout);
+        .with_keep_alive(Duration::from_secs(2), config.timeout)
+        // A member cut off from the quorum fails requests at once instead of serving them.
+        .with_require_leader(true);
     if config.ca.is_some() || config.cert.is_some() {
         let read = |what, path: &PathBuf| {
             std::fs::read(path).map_err(|source| EtcdError::TlsFile {

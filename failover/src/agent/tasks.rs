@@ -62,6 +62,8 @@ pub(super) async fn keep_lease(
             lost: false,
         });
         let mut stream_failures = 0u64;
+        // A lease etcd no longer has is answered with TTL 0 (etcd renews leases on a leader
+        // change, so an outage longer than the TTL does not by itself end one).
         loop {
             let opened = etcd.keep_alive_stream(id).await;
             let (mut keeper, mut stream) = match opened {
