@@ -262,7 +262,7 @@ impl Agent {
             for action in actions {
                 self.execute(action).await;
             }
-            self.report(now);
+            self.report();
             self.inform_guard().await;
             watchdog.ping();
             if let Some(deadline) = shutdown_deadline
@@ -542,7 +542,7 @@ impl Agent {
     }
 
     /// Metrics, the node record, and role changes in the log.
-    fn report(&mut self, _now: Instant) {
+    fn report(&mut self) {
         let role = self.decider.role().clone();
         if role != self.last_role {
             tracing::info!(role = ?role, "role changed");
