@@ -594,6 +594,36 @@ fn failover_with_mtls_and_clear_refusals() {
     assert!(!ok);
     assert!(stderr.contains("etcd"), "{stderr}");
 
+    // An agent with that certificate never gets a lease, so never activates, and says why.
+    let mut d = Host::new(dir.path(), "d");
+    d.start_sim(&staked, SLOT_MS, clock);
+    d.write_config(&etcd, &staked, &settings);
+    let d_text = std::fs::read_to_string(&d.config).unwrap();
+    std::fs::write(
+        &d.config,
+        d_text
+            .replace(
+                &client.cert.display().to_string(),
+                &rogue.cert.display().to_string(),
+            )
+            .replace(
+                &client.key.display().to_string(),
+                &rogue.key.display().to_string(),
+            ),
+    )
+    .unwrap();
+    d.start_agent();
+    wait_for("the refused agent's error", Duration::from_secs(20), || {
+        d.agent_log().contains("cannot grant a lease").then_some(())
+    });
+    let until = Instant::now() + Duration::from_secs(2 * TTL);
+    while Instant::now() < until {
+        assert_eq!(d.identity().as_deref(), Some(d.unstaked.as_str()));
+        assert_eq!(a.identity().as_deref(), Some(staked.pubkey.as_str()));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    d.kill();
+
     // No client certificate at all.
     let plain_config = dir.path().join("no-cert.toml");
     std::fs::write(
