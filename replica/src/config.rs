@@ -39,6 +39,9 @@ pub enum ConfigError {
     NoLedger,
     #[error("[s3] {0}")]
     S3(String),
+    /// `--upstream-from-etcd` (`[replication.etcd]`) cannot be used as configured.
+    #[error("--upstream-from-etcd: {0}")]
+    Etcd(String),
 }
 
 const DEFAULT_BLOCK_CACHE_MB: usize = 256;
@@ -106,16 +109,55 @@ impl Default for S3Section {
 }
 
 /// Following upstreams and serving downstream replicas.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReplicationSection {
+    /// Seconds the preferred (first) upstream must answer again before this replica leaves
+    /// the fallback it moved to.
+    pub return_after_secs: u64,
     /// Upstreams as `addr=pubkey`, in order of preference.
     pub upstreams: Vec<String>,
     /// UDP address to serve downstream replicas on.
     pub bind: Option<std::net::SocketAddr>,
     /// Identities allowed to replicate from this node; empty allows any identity.
     pub allowed_replicas: Vec<String>,
+    /// Follow the upstream a failover cluster's active validator publishes in etcd.
+    pub etcd: EtcdUpstreamSection,
 }
+
+/// Seconds the preferred upstream answers again before the replica returns to it.
+const DEFAULT_RETURN_AFTER_SECS: u64 = 30;
+
+impl Default for ReplicationSection {
+    fn default() -> Self {
+        Self {
+            return_after_secs: DEFAULT_RETURN_AFTER_SECS,
+            upstreams: Vec::new(),
+            bind: None,
+            allowed_replicas: Vec::new(),
+            etcd: EtcdUpstreamSection::default(),
+        }
+    }
+}
+
+/// `--upstream-from-etcd <cluster> --etcd-endpoint <url> [--etcd-ca --etcd-cert --etcd-key]`:
+/// the upstream published by the active node of a `failover` cluster, followed as it changes
+/// (ahead of `upstreams`, which stay as fallbacks).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EtcdUpstreamSection {
+    /// The failover cluster's name; unset: not following etcd.
+    pub cluster: Option<String>,
+    /// etcd client URLs (`https://` with the TLS files, `http://` without).
+    pub endpoints: Vec<String>,
+    /// CA of etcd's certificates, and this replica's client certificate and key.
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+/// Each etcd request's bound when following the published upstream.
+const ETCD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Default for ReplicaConfig {
     fn default() -> Self {
@@ -257,6 +299,40 @@ impl ReplicaConfig {
         }
     }
 
+    /// The published upstream to follow, if `[replication.etcd]` names a cluster.
+    pub fn etcd_upstream(
+        &self,
+    ) -> Result<Option<(String, failover::etcd::EtcdConfig)>, ConfigError> {
+        let section = &self.replication.etcd;
+        let Some(cluster) = &section.cluster else {
+            if !section.endpoints.is_empty() {
+                return Err(ConfigError::Etcd(
+                    "etcd endpoints are set but no cluster to follow".into(),
+                ));
+            }
+            return Ok(None);
+        };
+        if !failover::config::valid_name(cluster) {
+            return Err(ConfigError::Etcd(format!(
+                "{cluster:?} is not a cluster name (letters, digits, '-', '_', '.')"
+            )));
+        }
+        if self.identity.is_none() {
+            return Err(ConfigError::Etcd(
+                "needs --identity (the validators' plugins allow replicas by identity)".into(),
+            ));
+        }
+        let etcd = failover::config::etcd_config(
+            &section.endpoints,
+            section.ca.as_deref(),
+            section.cert.as_deref(),
+            section.key.as_deref(),
+            ETCD_TIMEOUT,
+        )
+        .map_err(|error| ConfigError::Etcd(error.to_string()))?;
+        Ok(Some((cluster.clone(), etcd)))
+    }
+
     /// The identities allowed to replicate from this node (empty: any identity).
     pub fn allowed_replicas(&self) -> Result<Vec<Pubkey>, ConfigError> {
         self.replication
@@ -306,6 +382,24 @@ mod tests {
     fn unknown_keys_are_rejected() {
         assert!(toml::from_str::<ReplicaConfig>("ledgr = \"/x\"").is_err());
         assert!(toml::from_str::<ReplicaConfig>("[store]\nblock_cache = 1").is_err());
+    }
+
+    #[test]
+    fn the_etcd_section_is_checked() {
+        let parse = |text: &str| {
+            toml::from_str::<ReplicaConfig>(text)
+                .unwrap()
+                .etcd_upstream()
+        };
+        assert!(parse("").unwrap().is_none());
+        let ok = "identity = \"/i.json\"\n[replication.etcd]\ncluster = \"c\"\nendpoints = [\"http://127.0.0.1:2379\"]\n";
+        let (cluster, etcd) = parse(ok).unwrap().unwrap();
+        assert_eq!(cluster, "c");
+        assert_eq!(etcd.endpoints, ["http://127.0.0.1:2379"]);
+        assert!(parse(&ok.replace("identity = \"/i.json\"", "")).is_err());
+        assert!(parse(&ok.replace("http://", "https://")).is_err());
+        assert!(parse(&ok.replace("cluster = \"c\"", "")).is_err());
+        assert!(parse(&ok.replace("endpoints = [\"http://127.0.0.1:2379\"]", "")).is_err());
     }
 
     #[test]

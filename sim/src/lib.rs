@@ -20,7 +20,13 @@
 //! [`AccountsLtHashSource`] for the slot trailers. [`SimNode`] bundles a simulator with an
 //! in-process [`ReplicationPlugin`](geyser_plugin::ReplicationPlugin) and a paced run loop, for
 //! `replica sim` and `replica dev`.
+//!
+//! With a ledger directory, `replica sim` also plays a validator's identity
+//! ([`validator::ValidatorIdentity`]: the identity it holds, votes and a tower file in Agave's
+//! format while it holds the staked identity) and serves Agave's admin RPC subset on
+//! `<ledger>/admin.rpc` ([`admin`]), which is what `failover` drives.
 
+pub mod admin;
 pub mod cmd;
 mod driver;
 pub mod genesis;
@@ -29,6 +35,7 @@ mod node;
 mod simulator;
 pub mod snapshot;
 pub mod state;
+pub mod validator;
 mod workload;
 
 pub use {

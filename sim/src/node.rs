@@ -227,15 +227,29 @@ impl SimNode {
         cancel: &CancellationToken,
         mut on_root: impl FnMut(&RootedReport),
     ) -> Result<u64, SimError> {
+        self.run_steps(slots, slot_ms, Instant::now(), cancel, |report| {
+            for rooted in &report.rooted {
+                on_root(rooted);
+            }
+        })
+    }
+
+    /// As [`run`](Self::run), calling `on_step` with each step's report, with step `n` due at
+    /// `start + n × slot_ms` (steps already due are produced at once: a late start catches up).
+    pub fn run_steps(
+        &mut self,
+        slots: Option<u64>,
+        slot_ms: u64,
+        start: Instant,
+        cancel: &CancellationToken,
+        mut on_step: impl FnMut(&StepReport),
+    ) -> Result<u64, SimError> {
         let interval = Duration::from_millis(slot_ms);
-        let start = Instant::now();
         let mut produced = 0u64;
         while slots.is_none_or(|n| produced < n) && !cancel.is_cancelled() {
             let report = self.step()?;
             produced += 1;
-            for rooted in &report.rooted {
-                on_root(rooted);
-            }
+            on_step(&report);
             let deadline = start + interval * u32::try_from(produced).unwrap_or(u32::MAX);
             loop {
                 let now = Instant::now();

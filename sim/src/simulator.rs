@@ -41,9 +41,9 @@ pub struct SimConfig {
     pub root_lag: usize,
     /// Unix time of slot 0.
     pub genesis_creation_time: i64,
-    /// Testing only: the plugin is told of one extra account write in this main-chain slot
-    /// that the simulator's state does not hold, so replicas diverge from the validator there
-    /// (what a lost or altered notification would do).
+    /// Testing only: the plugin is told of one extra account write in the first main-chain
+    /// slot at or after this one that the simulator's state does not hold, so replicas diverge
+    /// from the validator there (what a lost or altered notification would do).
     pub corrupt_slot: Option<Slot>,
 }
 
@@ -79,6 +79,10 @@ pub struct RootedReport {
 pub struct StepReport {
     /// The main-chain bank's slot.
     pub slot: Slot,
+    /// The main-chain bank's hash (what a vote for the slot names).
+    pub bank_hash: Hash,
+    /// The main-chain bank's unix time (its clock sysvar).
+    pub timestamp: i64,
     /// A fork bank's slot, and whether it died.
     pub fork: Option<(Slot, bool)>,
     /// Banks rooted by this step, ascending.
@@ -142,6 +146,8 @@ pub struct Simulator {
     write_version: u64,
     book: Arc<LtHashBook>,
     steps: u64,
+    /// `corrupt_slot` was applied.
+    corrupted: bool,
 }
 
 /// A bank built against the current state.
@@ -188,6 +194,7 @@ impl Simulator {
             write_version: 0,
             book,
             steps: 0,
+            corrupted: false,
         }
     }
 
@@ -359,7 +366,13 @@ impl Simulator {
         let ctx = self.context(slot, 0);
         let mut sysvars = self.sysvars.clone();
         let mut main = self.build_bank(&ctx, &mut sysvars, false);
-        if self.config.corrupt_slot == Some(slot) {
+        if !self.corrupted
+            && self
+                .config
+                .corrupt_slot
+                .is_some_and(|target| slot >= target)
+        {
+            self.corrupted = true;
             self.corrupt(&mut main.notes, slot);
         }
         self.book.insert(slot, ctx.blockhash, main.checksum);
@@ -382,6 +395,8 @@ impl Simulator {
             checksum: main.checksum,
             confirmed: false,
         };
+        report.bank_hash = bank.bank_hash;
+        report.timestamp = ctx.clock.unix_timestamp;
         self.unrooted.push_back(bank.clone());
         self.tip = bank;
         self.next_slot = slot + 1;

@@ -59,6 +59,18 @@ impl Node {
     pub fn kill(self) {
         drop(self.process);
     }
+
+    /// Sends `signal` (e.g. `libc::SIGSTOP`, `libc::SIGCONT`) to the process.
+    pub fn signal(&mut self, signal: libc::c_int) {
+        self.process.signal(signal);
+    }
+
+    /// The `/health` body, or `None` if it does not answer.
+    pub fn health(&self) -> Option<String> {
+        let client = self.rpc();
+        let url = format!("{}health", client.url());
+        client.http().get(url).send().ok()?.text().ok()
+    }
 }
 
 /// Writes a new Solana keypair file with `replica keygen`; returns its path and public key.
@@ -109,6 +121,11 @@ pub fn sim(dir: &Path, slots: u64, slot_ms: u64, extra: &[&str]) -> Node {
 
 /// `replica run` in `<dir>/<name>` with RPC on port 0 and the given arguments.
 pub fn replica(dir: &Path, name: &str, args: &[&str]) -> Node {
+    replica_with_env(dir, name, args, &[])
+}
+
+/// [`replica`] with environment variables set (e.g. S3 credentials).
+pub fn replica_with_env(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Node {
     let node_dir = dir.join(name);
     std::fs::create_dir_all(&node_dir).unwrap();
     let identity = node_dir.join("identity.json");
@@ -128,6 +145,7 @@ pub fn replica(dir: &Path, name: &str, args: &[&str]) -> Node {
         .arg(&identity)
         .args(["--rpc-bind", "127.0.0.1:0"])
         .args(args)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "info");
     // A restart reuses the directory: remove the old ready file first.
     let _ = std::fs::remove_file(node_dir.join(format!("{name}.ready")));

@@ -4,7 +4,10 @@
 
 pub mod bin;
 pub mod cluster;
+pub mod etcd;
+pub mod failover;
 pub mod fixtures;
 pub mod process;
 pub mod replica;
 pub mod rpc;
+pub mod s3;

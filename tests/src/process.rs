@@ -55,6 +55,11 @@ impl Process {
         self.child.id()
     }
 
+    /// Sends `signal` (e.g. `libc::SIGSTOP`) to the process, if it still runs.
+    pub fn signal(&mut self, signal: libc::c_int) {
+        self.child.signal(signal);
+    }
+
     /// The process's output so far.
     pub fn log_text(&self) -> String {
         self.child.log_text()

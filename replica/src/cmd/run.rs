@@ -63,6 +63,26 @@ pub struct RunArgs {
     /// Upstream to replicate from, as `addr=pubkey` (repeatable, in order of preference).
     #[arg(long = "upstream")]
     pub upstreams: Vec<String>,
+    /// Follow the upstream the active validator of this `failover` cluster publishes in etcd
+    /// (switching within 2 s of a change; any --upstream stays as a fallback after it).
+    #[arg(long, value_name = "CLUSTER")]
+    pub upstream_from_etcd: Option<String>,
+    /// etcd client URL for --upstream-from-etcd (repeatable).
+    #[arg(long = "etcd-endpoint", value_name = "URL")]
+    pub etcd_endpoints: Vec<String>,
+    /// CA of etcd's certificates (with https:// endpoints).
+    #[arg(long, value_name = "PEM")]
+    pub etcd_ca: Option<PathBuf>,
+    /// Client certificate for etcd's client-certificate authentication.
+    #[arg(long, value_name = "PEM")]
+    pub etcd_cert: Option<PathBuf>,
+    /// The client certificate's key.
+    #[arg(long, value_name = "PEM")]
+    pub etcd_key: Option<PathBuf>,
+    /// Seconds the preferred (first) upstream must answer again before the replica leaves the
+    /// fallback it moved to [default: 30].
+    #[arg(long, value_name = "SECS")]
+    pub upstream_return_after_secs: Option<u64>,
     /// Serve downstream replicas on this UDP address (port 0 picks a free port).
     #[arg(long)]
     pub replication_bind: Option<SocketAddr>,
@@ -167,9 +187,22 @@ impl RunArgs {
         if !self.upstreams.is_empty() {
             config.replication.upstreams = self.upstreams.clone();
         }
+        if let Some(secs) = self.upstream_return_after_secs {
+            config.replication.return_after_secs = secs;
+        }
         if self.replication_bind.is_some() {
             config.replication.bind = self.replication_bind;
         }
+        let etcd = &mut config.replication.etcd;
+        if self.upstream_from_etcd.is_some() {
+            etcd.cluster.clone_from(&self.upstream_from_etcd);
+        }
+        if !self.etcd_endpoints.is_empty() {
+            etcd.endpoints = self.etcd_endpoints.clone();
+        }
+        set(&mut etcd.ca, &self.etcd_ca);
+        set(&mut etcd.cert, &self.etcd_cert);
+        set(&mut etcd.key, &self.etcd_key);
         if !self.allowed_replicas.is_empty() {
             config.replication.allowed_replicas = self.allowed_replicas.clone();
         }
@@ -204,6 +237,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     config.store_config()?;
     config.ledger()?;
     config.upstreams()?;
+    config.etcd_upstream()?;
     config.allowed_replicas()?;
     config.s3_location()?;
     if args.check {

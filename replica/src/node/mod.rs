@@ -7,6 +7,7 @@
 //! step; a failed load keeps the old one. Every task is joined on shutdown.
 
 pub mod bootstrap;
+mod etcd_upstream;
 mod reference;
 mod verify;
 
@@ -44,7 +45,7 @@ use {
         },
         time::Duration,
     },
-    tokio::task::JoinHandle,
+    tokio::{sync::watch, task::JoinHandle},
     tokio_util::sync::CancellationToken,
 };
 
@@ -391,7 +392,7 @@ impl Node {
         loop {
             let state = served.load();
             let period = cancel.child_token();
-            let mut tasks = self.start_period(&state, &period);
+            let mut tasks = self.start_period(&state, services.upstream_updates.as_ref(), &period);
             let next = tasks.next(&cancel).await;
             period.cancel();
             tasks.join().await;
@@ -624,19 +625,36 @@ impl Node {
             config.trackers.clone(),
             cancel.clone(),
         )));
+        if let Some((cluster, etcd)) = config.etcd_upstream()? {
+            services.upstream_updates = Some(etcd_upstream::spawn(
+                cluster,
+                etcd,
+                self.upstreams.clone(),
+                cancel.clone(),
+                &mut services.tasks,
+            ));
+        }
         Ok(listeners)
     }
 
     /// Starts what works on one store: following the upstreams, writing own archives, and the
     /// snapshot verification.
-    fn start_period(&self, state: &Arc<ReplicaState>, period: &CancellationToken) -> Period {
+    fn start_period(
+        &self,
+        state: &Arc<ReplicaState>,
+        upstream_updates: Option<&watch::Receiver<Vec<Upstream>>>,
+        period: &CancellationToken,
+    ) -> Period {
         let config = &self.config;
+        let mut sync_config = SyncConfig::new(self.upstreams.clone());
+        sync_config.updates = upstream_updates.cloned();
+        sync_config.set_return_after(Duration::from_secs(config.replication.return_after_secs));
         Period {
-            sync: (!self.upstreams.is_empty()).then(|| {
+            sync: (!self.upstreams.is_empty() || sync_config.updates.is_some()).then(|| {
                 tokio::spawn(sync::run(
                     state.clone(),
                     self.keypair.clone(),
-                    SyncConfig::new(self.upstreams.clone()),
+                    sync_config,
                     period.clone(),
                 ))
             }),
@@ -733,6 +751,8 @@ impl Period {
 /// What lives as long as the node; joined on shutdown.
 #[derive(Default)]
 struct Services {
+    /// The upstream list as the etcd watch publishes it (`--upstream-from-etcd`).
+    upstream_updates: Option<watch::Receiver<Vec<Upstream>>>,
     rpc: Option<RpcServer>,
     replication: Option<ReplicationServer>,
     metrics: Option<MetricsServer>,
@@ -743,6 +763,7 @@ impl Services {
     /// Waits (bounded) for everything to stop after the node's token was cancelled.
     async fn join(self) {
         let Self {
+            upstream_updates: _,
             rpc,
             replication,
             metrics,

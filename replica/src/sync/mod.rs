@@ -33,6 +33,7 @@ const DEFAULT_BACKOFF_MIN: Duration = Duration::from_millis(200);
 const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(10);
 const DEFAULT_RETURN_AFTER: Duration = Duration::from_secs(30);
 const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(5);
+const MIN_PROBE_INTERVAL: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
@@ -63,6 +64,13 @@ impl SyncConfig {
             probe_interval: DEFAULT_PROBE_INTERVAL,
             client: ReplicationClientConfig::default(),
         }
+    }
+
+    /// Sets how long the preferred upstream must answer before the return, probing it often
+    /// enough to notice within a third of that.
+    pub fn set_return_after(&mut self, return_after: Duration) {
+        self.return_after = return_after;
+        self.probe_interval = (return_after / 3).clamp(MIN_PROBE_INTERVAL, DEFAULT_PROBE_INTERVAL);
     }
 
     /// The upstreams in order of preference, as they stand now.
@@ -246,6 +254,12 @@ pub async fn run(
         index = (index + 1) % list.len();
         tokio::select! {
             _ = cancel.cancelled() => return SyncExit::Cancelled,
+            // A newly published upstream is tried at once, whatever the backoff.
+            _ = list_changed(&mut config.updates) => {
+                index = 0;
+                backoff = config.backoff_min;
+                continue;
+            }
             _ = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(config.backoff_max);

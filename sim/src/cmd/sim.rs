@@ -9,17 +9,34 @@
 //!
 //! With no `--allowed-replica`, any replica that proves an identity may connect (a warning is
 //! logged): convenient for local development, never for a real plugin.
+//!
+//! With `--ledger`, it also behaves as a validator towards `failover`: Agave's admin RPC subset
+//! on `<ledger>/admin.rpc` (`contactInfo`, `setIdentity`, `setIdentityFromBytes` with
+//! `require_tower`), and while it holds `--validator-identity` (the staked identity it votes
+//! with) it votes on each slot and saves its tower as `<ledger>/tower-1_9-<identity>.bin`. It
+//! starts holding `--initial-identity` (a secondary's unstaked identity), by default the
+//! validator identity. `--identity` stays the plugin's replication identity, which no identity
+//! switch changes, and the chain stays determined by `--seed` alone: two simulators with the
+//! same seed produce the same slots and hashes, as a primary and a secondary do.
 
 use {
     crate::{
-        DEFAULT_SLOT_MS, NodeOptions, SimConfig, SimNode, SnapshotSchedule,
-        snapshot::write_state_archive,
+        DEFAULT_SLOT_MS, NodeOptions, SimConfig, SimNode, SnapshotSchedule, admin::AdminServer,
+        snapshot::write_state_archive, validator::ValidatorIdentity,
     },
     anyhow::{Context, ensure},
     geyser_plugin::{PluginConfig, config::DEFAULT_RETENTION_SLOTS},
     serde::Serialize,
     solana_pubkey::Pubkey,
-    std::{io::Write, net::SocketAddr, path::PathBuf, process::ExitCode},
+    solana_signer::Signer,
+    std::{
+        io::Write,
+        net::SocketAddr,
+        path::PathBuf,
+        process::ExitCode,
+        sync::{Arc, Mutex},
+        time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    },
     tokio_util::sync::CancellationToken,
 };
 
@@ -57,7 +74,7 @@ pub struct SimArgs {
     #[arg(long, value_name = "ADDR")]
     pub metrics_bind: Option<SocketAddr>,
     /// Once listening, write {"replication", "identity", "snapshot", "snapshotSlot",
-    /// "metrics"} as JSON to this file.
+    /// "metrics"} (and "adminRpc" with --ledger) as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub ready_file: Option<PathBuf>,
     /// The snapshot slot the simulation starts from [default: 1000].
@@ -80,10 +97,27 @@ pub struct SimArgs {
     /// cannot compute one): replicas then verify the first hop only by snapshot archives.
     #[arg(long)]
     pub without_lattice_hash: bool,
-    /// Testing only: tell the plugin of one extra account write in this slot that the state
-    /// does not hold, so replicas diverge from the validator (and its snapshots) there.
+    /// Testing only: tell the plugin of one extra account write in the first main-chain slot
+    /// at or after SLOT that the state does not hold, so replicas diverge from the validator
+    /// (and its snapshots) there.
     #[arg(long, value_name = "SLOT")]
     pub corrupt_slot: Option<u64>,
+    /// Pace slots from this unix time in milliseconds instead of the start: simulators given
+    /// the same value produce each slot at the same time, and one started later catches up
+    /// at once (as a restarted validator does).
+    #[arg(long, value_name = "UNIX_MS")]
+    pub clock_start_ms: Option<u64>,
+    /// The validator's ledger: Agave's admin RPC on `<ledger>/admin.rpc` and the tower files.
+    #[arg(long, value_name = "DIR")]
+    pub ledger: Option<PathBuf>,
+    /// The identity the simulated validator votes with (the staked identity) [default:
+    /// --identity]. Needs --ledger.
+    #[arg(long, value_name = "KEYPAIR")]
+    pub validator_identity: Option<PathBuf>,
+    /// The identity it holds at start, as Agave's `--identity` (a secondary starts with its
+    /// unstaked identity) [default: --validator-identity]. Needs --ledger.
+    #[arg(long, value_name = "KEYPAIR")]
+    pub initial_identity: Option<PathBuf>,
 }
 
 /// Periodic snapshot archives kept when --maximum-snapshots-to-retain is not given.
@@ -97,6 +131,34 @@ struct Ready {
     snapshot: PathBuf,
     snapshot_slot: u64,
     metrics: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin_rpc: Option<PathBuf>,
+}
+
+/// The validator identity of `--ledger`, read from the keypair files.
+fn validator_identity(args: &SimArgs) -> anyhow::Result<Option<(PathBuf, ValidatorIdentity)>> {
+    let Some(ledger) = &args.ledger else {
+        ensure!(
+            args.validator_identity.is_none() && args.initial_identity.is_none(),
+            "--validator-identity and --initial-identity need --ledger"
+        );
+        return Ok(None);
+    };
+    let read = |path: &PathBuf| {
+        solana_keypair::read_keypair_file(path)
+            .map_err(|error| anyhow::anyhow!("invalid keypair {}: {error}", path.display()))
+    };
+    let voter = read(args.validator_identity.as_ref().unwrap_or(&args.identity))?;
+    let initial = match &args.initial_identity {
+        Some(path) => read(path)?,
+        None => voter.insecure_clone(),
+    };
+    std::fs::create_dir_all(ledger)
+        .with_context(|| format!("failed to create {}", ledger.display()))?;
+    Ok(Some((
+        ledger.clone(),
+        ValidatorIdentity::new(ledger, voter.pubkey(), initial),
+    )))
 }
 
 /// Runs the simulator until Ctrl-C or SIGTERM.
@@ -160,6 +222,19 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("failed to start the signal runtime")?;
     let cancel = runtime.block_on(async { common::shutdown::token_on_signal() });
+    let validator = validator_identity(&args)?;
+    let admin = match validator {
+        Some((ledger, identity)) => {
+            let identity = Arc::new(Mutex::new(identity));
+            let server = runtime
+                .block_on(async { AdminServer::spawn(&ledger, identity.clone(), cancel.clone()) })
+                .with_context(|| {
+                    format!("failed to serve the admin RPC in {}", ledger.display())
+                })?;
+            Some((server, identity))
+        }
+        None => None,
+    };
 
     let options = NodeOptions {
         lattice_hashes: !args.without_lattice_hash,
@@ -196,6 +271,9 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
             snapshot: snapshot.clone(),
             snapshot_slot: node.genesis().slot,
             metrics: node.metrics_addr().map(|a| a.to_string()),
+            admin_rpc: admin
+                .as_ref()
+                .map(|(server, _)| server.path().to_path_buf()),
         };
         if let Err(error) = common::ready::write(path, &ready) {
             node.shutdown();
@@ -204,38 +282,73 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     }
 
     let slots = args.slots.filter(|&n| n > 0);
+    let start = pace_start(args.clock_start_ms);
     let result = produce(
         &mut node,
         slots,
         args.slot_ms.unwrap_or(DEFAULT_SLOT_MS),
+        start,
         &cancel,
+        admin.as_ref().map(|(_, identity)| identity.as_ref()),
     );
     if result.is_ok() && !cancel.is_cancelled() {
         tracing::info!("done producing slots; serving until Ctrl-C or SIGTERM");
         runtime.block_on(cancel.cancelled());
     }
     node.shutdown();
+    if let Some((server, _)) = admin {
+        cancel.cancel();
+        runtime.block_on(server.join());
+    }
     result.map(|()| ExitCode::SUCCESS)
 }
 
-/// Produces slots, printing each rooted slot on stdout.
+/// The instant slot pacing counts from: now, or `clock_start_ms` (unix ms) on this clock.
+fn pace_start(clock_start_ms: Option<u64>) -> Instant {
+    let now = Instant::now();
+    let Some(start_ms) = clock_start_ms else {
+        return now;
+    };
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    if start_ms <= now_ms {
+        now.checked_sub(Duration::from_millis(now_ms - start_ms))
+            .unwrap_or(now)
+    } else {
+        now + Duration::from_millis(start_ms - now_ms)
+    }
+}
+
+/// Produces slots, printing each rooted slot on stdout; votes on each slot while `validator`
+/// holds the staked identity.
 fn produce(
     node: &mut SimNode,
     slots: Option<u64>,
     slot_ms: u64,
+    start: Instant,
     cancel: &CancellationToken,
+    validator: Option<&Mutex<ValidatorIdentity>>,
 ) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut failed = None;
-    node.run(slots, slot_ms, cancel, |rooted| {
-        let mut out = stdout.lock();
-        let printed = writeln!(out, "rooted {} {}", rooted.slot, rooted.accounts_lt_hash)
-            .and_then(|()| out.flush());
-        if let Err(error) = printed
-            && failed.is_none()
-        {
-            // stdout closed (e.g. a reader went away): keep serving, report at the end.
-            failed = Some(error);
+    node.run_steps(slots, slot_ms, start, cancel, |report| {
+        if let Some(validator) = validator {
+            let mut validator = validator.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(error) = validator.vote(report.slot, report.bank_hash, report.timestamp) {
+                tracing::warn!(%error, slot = report.slot, "cannot save the tower");
+            }
+        }
+        for rooted in &report.rooted {
+            let mut out = stdout.lock();
+            let printed = writeln!(out, "rooted {} {}", rooted.slot, rooted.accounts_lt_hash)
+                .and_then(|()| out.flush());
+            if let Err(error) = printed
+                && failed.is_none()
+            {
+                // stdout closed (e.g. a reader went away): keep serving, report at the end.
+                failed = Some(error);
+            }
         }
     })
     .context("simulation failed")?;

@@ -5,6 +5,8 @@ mod client_js;
 mod client_python;
 mod client_rust;
 mod dev_cluster;
+mod failover;
+mod fleet;
 mod kill_campaign;
 mod load_balancer;
 mod replication;
