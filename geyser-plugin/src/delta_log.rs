@@ -18,7 +18,8 @@
 use {
     crate::collector::RootedSlot,
     replication_proto::{
-        AccountRecord, Hash, Slot, SlotHeader, SlotInfo, SlotRecords, SlotTrailer, SourceError,
+        AccountRecord, Hash, Slot, SlotHeader, SlotInfo, SlotInfoV1, SlotRecords, SlotTrailer,
+        SourceError,
         frame::{FRAME_HEADER_LEN, FrameConfig, FrameEncoder, FrameHeader, decode_payload},
         message::{Response, ResponseRef},
         slot_stream::{DEFAULT_CHUNK_TARGET_BYTES, RecordChunker, RecordsDigest},
@@ -35,7 +36,7 @@ use {
 /// First bytes of every slot file.
 pub const SLOT_FILE_MAGIC: &[u8; 8] = b"RPLDLOG1";
 /// Version of the slot file format.
-pub const SLOT_FILE_VERSION: u16 = 1;
+pub const SLOT_FILE_VERSION: u16 = 2;
 /// Largest frame in a slot file: a 10 MiB account (Solana's maximum) fits with room to spare.
 pub const MAX_FILE_FRAME_LEN: u32 = 16 * 1024 * 1024;
 const SLOTS_DIR: &str = "slots";
@@ -82,6 +83,14 @@ pub struct SlotFileHeader {
     pub info: SlotInfo,
     /// Records that follow.
     pub record_count: u64,
+}
+
+/// [`SlotFileHeader`] as version 1 wrote it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct SlotFileHeaderV1 {
+    version: u16,
+    info: SlotInfoV1,
+    record_count: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -465,8 +474,20 @@ fn open_file(path: &Path) -> std::io::Result<(BufReader<File>, SlotFileHeader, u
     }
     let (header, payload) =
         read_frame(&mut reader)?.ok_or_else(|| std::io::Error::from(ErrorKind::UnexpectedEof))?;
-    let header: SlotFileHeader = decode(&header, &payload)?;
-    if header.version != SLOT_FILE_VERSION {
+    // Version 1 files (written before slots carried their transaction count) are one byte
+    // shorter, so they never decode as version 2.
+    let header = match decode::<SlotFileHeader>(&header, &payload) {
+        Ok(header) => header,
+        Err(error) => match decode::<SlotFileHeaderV1>(&header, &payload) {
+            Ok(v1) if v1.version == 1 => SlotFileHeader {
+                version: v1.version,
+                info: v1.info.into(),
+                record_count: v1.record_count,
+            },
+            _ => return Err(error),
+        },
+    };
+    if !(1..=SLOT_FILE_VERSION).contains(&header.version) {
         return Err(std::io::Error::new(
             ErrorKind::InvalidData,
             format!("unsupported slot file version {}", header.version),
@@ -629,6 +650,7 @@ mod tests {
                 status: SlotStatus::Rooted,
                 block_height: Some(slot),
                 block_time: Some(1),
+                executed_transaction_count: None,
             },
             records: records.into(),
         }
@@ -685,6 +707,42 @@ mod tests {
         );
         assert_eq!(read_all(&log, 12, 10_000), &slots[2].records[..]);
         assert!(!dir.path().join("slots/tmp-14.slot").exists());
+    }
+
+    #[test]
+    fn slot_files_of_version_1_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = DeltaLog::open(dir.path()).unwrap();
+        log.start_after(9).unwrap();
+        let mut slot = rooted(10, 50, 100);
+        slot.info.executed_transaction_count = Some(42);
+        log.append(&slot).unwrap();
+        assert_eq!(log.slots().next().unwrap().info, slot.info);
+        // Rewrite the file's header as version 1 wrote it (no transaction count).
+        let path = slot_path(log.slots_dir(), 10);
+        let bytes = std::fs::read(&path).unwrap();
+        let mut rest = &bytes[SLOT_FILE_MAGIC.len()..];
+        let (frame, payload) = read_frame(&mut rest).unwrap().unwrap();
+        let header: SlotFileHeader = decode(&frame, &payload).unwrap();
+        let mut v1 = SLOT_FILE_MAGIC.to_vec();
+        FrameEncoder::new(FrameConfig::default())
+            .encode(
+                &SlotFileHeaderV1 {
+                    version: 1,
+                    info: SlotInfoV1::from(&header.info),
+                    record_count: header.record_count,
+                },
+                &mut v1,
+            )
+            .unwrap();
+        v1.extend_from_slice(rest);
+        std::fs::write(&path, v1).unwrap();
+        drop(log);
+        let log = DeltaLog::open(dir.path()).unwrap();
+        let info = &log.slots().next().unwrap().info;
+        assert_eq!(info.executed_transaction_count, None);
+        assert_eq!(info.blockhash, slot.info.blockhash);
+        assert_eq!(read_all(&log, 10, 64 * 1024), &slot.records[..]);
     }
 
     #[test]

@@ -65,6 +65,8 @@ pub enum Event {
         block_height: Option<u64>,
         /// Block time (Unix seconds).
         block_time: Option<i64>,
+        /// Transactions the bank executed (not in the oldest metadata version).
+        executed_transaction_count: Option<u64>,
     },
     /// A slot status (`update_slot_status`).
     Status {

@@ -220,16 +220,22 @@ impl GeyserPlugin for ReplicationPlugin {
 
     fn notify_block_metadata(&self, block: ReplicaBlockInfoVersions) -> PluginResult<()> {
         guarded("notify_block_metadata", || {
-            let (slot, parent, blockhash, block_height, block_time) = match block {
-                ReplicaBlockInfoVersions::V0_0_1(b) => {
-                    (b.slot, None, b.blockhash, b.block_height, b.block_time)
-                }
+            let (slot, parent, blockhash, block_height, block_time, executed) = match block {
+                ReplicaBlockInfoVersions::V0_0_1(b) => (
+                    b.slot,
+                    None,
+                    b.blockhash,
+                    b.block_height,
+                    b.block_time,
+                    None,
+                ),
                 ReplicaBlockInfoVersions::V0_0_2(b) => (
                     b.slot,
                     Some(b.parent_slot),
                     b.blockhash,
                     b.block_height,
                     b.block_time,
+                    Some(b.executed_transaction_count),
                 ),
                 ReplicaBlockInfoVersions::V0_0_3(b) => (
                     b.slot,
@@ -237,6 +243,7 @@ impl GeyserPlugin for ReplicationPlugin {
                     b.blockhash,
                     b.block_height,
                     b.block_time,
+                    Some(b.executed_transaction_count),
                 ),
                 ReplicaBlockInfoVersions::V0_0_4(b) => (
                     b.slot,
@@ -244,6 +251,7 @@ impl GeyserPlugin for ReplicationPlugin {
                     b.blockhash,
                     b.block_height,
                     b.block_time,
+                    Some(b.executed_transaction_count),
                 ),
             };
             let blockhash = blockhash.parse::<Hash>().ok();
@@ -256,6 +264,7 @@ impl GeyserPlugin for ReplicationPlugin {
                 blockhash,
                 block_height,
                 block_time,
+                executed_transaction_count: executed,
             })
         })
     }

@@ -257,6 +257,7 @@ mod tests {
                 status: SlotStatus::Rooted,
                 block_height: None,
                 block_time: None,
+                executed_transaction_count: None,
             },
             records: vec![AccountRecord {
                 pubkey: Pubkey::new_unique(),

@@ -140,6 +140,8 @@ fn apply(ledger: &Path, count: u64, config: &StoreConfig) {
             blockhash: Hash::new_unique(),
             block_height: None,
             block_time: None,
+            executed_transaction_count: None,
+            transaction_count: None,
         };
         store
             .commit(&[SlotCommit {

@@ -91,6 +91,7 @@ fn rooted(slot: u64, blockhash: Hash) -> SlotInfo {
         status: SlotStatus::Rooted,
         block_height: Some(slot),
         block_time: None,
+        executed_transaction_count: None,
     }
 }
 
@@ -144,6 +145,8 @@ fn main() {
             blockhash,
             block_height: Some(slot),
             block_time: None,
+            executed_transaction_count: None,
+            transaction_count: None,
         };
         let stats = reference
             .commit(&[SlotCommit {

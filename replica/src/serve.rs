@@ -86,6 +86,7 @@ impl SlotSource for ReplicaSource {
                         status: SlotStatus::Rooted,
                         block_height: header.meta.block_height,
                         block_time: header.meta.block_time,
+                        executed_transaction_count: header.meta.executed_transaction_count,
                     })
                     .collect(),
                 Err(error) => {
@@ -112,6 +113,7 @@ impl SlotSource for ReplicaSource {
                             status: SlotStatus::Confirmed,
                             block_height: slot.meta.block_height,
                             block_time: slot.meta.block_time,
+                            executed_transaction_count: slot.meta.executed_transaction_count,
                         }),
                 );
             }

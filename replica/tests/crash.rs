@@ -196,6 +196,8 @@ fn kill_during_slot_commits_leaves_a_committed_state() {
             blockhash: Hash::new_from_array(*blake3::hash(&slot.to_le_bytes()).as_bytes()),
             block_height: None,
             block_time: None,
+            executed_transaction_count: None,
+            transaction_count: None,
         };
         let stats = reference
             .commit(&[SlotCommit {

@@ -31,6 +31,8 @@ fn meta(slot: u64) -> SlotMeta {
         blockhash: Hash::new_from_array([slot as u8; 32]),
         block_height: Some(slot),
         block_time: None,
+        executed_transaction_count: None,
+        transaction_count: None,
     }
 }
 

@@ -114,6 +114,8 @@ fn produce(
             blockhash: blockhash(slot),
             block_height: Some(slot),
             block_time: Some(1_700_000_000 + slot as i64),
+            executed_transaction_count: None,
+            transaction_count: None,
         };
         let stats = reference
             .commit(&[SlotCommit {
@@ -131,6 +133,7 @@ fn produce(
             status: SlotStatus::Confirmed,
             block_height: Some(slot),
             block_time: Some(1_700_000_000 + slot as i64),
+            executed_transaction_count: None,
         };
         source.insert_slot(info, records, Some(stats.lt_hashes[0].1));
         hashes.push((slot, stats.lt_hashes[0].1));
@@ -329,6 +332,7 @@ async fn a_wrong_upstream_state_hash_is_never_committed() {
             status: SlotStatus::Confirmed,
             block_height: Some(BASE + 2),
             block_time: Some(1_700_000_000 + BASE as i64 + 2),
+            executed_transaction_count: None,
         },
         records,
         Some(hashes[1].1),

@@ -179,6 +179,7 @@ async fn slot_streaming(args: &Args) -> anyhow::Result<()> {
             status: SlotStatus::Rooted,
             block_height: Some(slot),
             block_time: None,
+            executed_transaction_count: None,
         };
         source.insert_slot(info, records, Some(Hash::new_unique()));
         banks.push((slot, blockhash));

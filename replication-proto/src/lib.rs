@@ -24,8 +24,9 @@ pub use {
     error::{FrameError, ProtocolError, SourceError},
     frame::{FrameConfig, FrameEncoder, FrameHeader},
     message::{
-        AccountRecord, ErrorCode, ErrorFrame, Hash, Pubkey, Request, Response, Slot,
-        SlotConfirmations, SlotHeader, SlotInfo, SlotStatus, SlotTrailer, VERSION,
+        AccountRecord, ErrorCode, ErrorFrame, Hash, MIN_VERSION, Pubkey, Request, Response,
+        ResponseV1, Slot, SlotConfirmations, SlotConfirmationsV1, SlotHeader, SlotInfo, SlotInfoV1,
+        SlotStatus, SlotTrailer, VERSION,
     },
     slot_stream::{SlotStreamEvent, SlotStreamReader, SlotStreamWriter},
     source::SlotRecords,

@@ -1,4 +1,7 @@
-//! The messages of replication protocol v1: requests, responses and error codes.
+//! The messages of replication protocol v2 (v1 still spoken): requests, responses and error
+//! codes. v2 adds each slot's executed transaction count to [`SlotInfo`]; everything else is
+//! the same, so a v2 server answers v1 requests in the v1 shape and a v2 client speaks v1 to a
+//! server that only knows v1.
 //!
 //! Every message travels as the bincode (1.3, fixed-width little-endian integers, like Solana's
 //! own formats) payload of one [frame](crate::frame). A client sends one [`Request`] per
@@ -9,9 +12,12 @@ use serde::{Deserialize, Serialize};
 pub use solana_clock::Slot;
 pub use {solana_hash::Hash, solana_pubkey::Pubkey};
 
-/// The protocol version this crate speaks. Every [`Request`] carries the version its sender
-/// speaks; a server answers any other version with [`ErrorCode::UnsupportedVersion`].
-pub const VERSION: u16 = 1;
+/// The newest protocol version this crate speaks. Every [`Request`] carries the version its
+/// sender speaks; a server answers a version outside [`MIN_VERSION`]`..=`[`VERSION`] with
+/// [`ErrorCode::UnsupportedVersion`].
+pub const VERSION: u16 = 2;
+/// The oldest protocol version still spoken.
+pub const MIN_VERSION: u16 = 1;
 
 /// Commitment of a slot as the server knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -37,6 +43,47 @@ pub struct SlotInfo {
     pub block_height: Option<u64>,
     /// Block time (Unix seconds), when the server knows it.
     pub block_time: Option<i64>,
+    /// Transactions the bank executed (Agave's `executed_transaction_count`, the growth of
+    /// `transaction_count` over the parent's), when the server knows it. Not in v1.
+    pub executed_transaction_count: Option<u64>,
+}
+
+/// [`SlotInfo`] as protocol v1 encodes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotInfoV1 {
+    pub slot: Slot,
+    pub parent: Slot,
+    pub blockhash: Hash,
+    pub status: SlotStatus,
+    pub block_height: Option<u64>,
+    pub block_time: Option<i64>,
+}
+
+impl From<SlotInfoV1> for SlotInfo {
+    fn from(info: SlotInfoV1) -> Self {
+        Self {
+            slot: info.slot,
+            parent: info.parent,
+            blockhash: info.blockhash,
+            status: info.status,
+            block_height: info.block_height,
+            block_time: info.block_time,
+            executed_transaction_count: None,
+        }
+    }
+}
+
+impl From<&SlotInfo> for SlotInfoV1 {
+    fn from(info: &SlotInfo) -> Self {
+        Self {
+            slot: info.slot,
+            parent: info.parent,
+            blockhash: info.blockhash,
+            status: info.status,
+            block_height: info.block_height,
+            block_time: info.block_time,
+        }
+    }
 }
 
 /// A client's request; one per bidirectional stream.
@@ -97,6 +144,34 @@ pub struct SlotConfirmations {
     /// Every known confirmed or rooted slot after `last_replicated_slot`, ascending by slot;
     /// several entries for one slot only for distinct blockhashes.
     pub slots: Vec<SlotInfo>,
+}
+
+/// [`SlotConfirmations`] as protocol v1 encodes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotConfirmationsV1 {
+    pub seq: u64,
+    pub first_available_slot: Slot,
+    pub slots: Vec<SlotInfoV1>,
+}
+
+impl From<SlotConfirmationsV1> for SlotConfirmations {
+    fn from(answer: SlotConfirmationsV1) -> Self {
+        Self {
+            seq: answer.seq,
+            first_available_slot: answer.first_available_slot,
+            slots: answer.slots.into_iter().map(SlotInfo::from).collect(),
+        }
+    }
+}
+
+impl From<&SlotConfirmations> for SlotConfirmationsV1 {
+    fn from(answer: &SlotConfirmations) -> Self {
+        Self {
+            seq: answer.seq,
+            first_available_slot: answer.first_available_slot,
+            slots: answer.slots.iter().map(SlotInfoV1::from).collect(),
+        }
+    }
 }
 
 /// One account version written in a slot. `lamports == 0` is a tombstone (a deletion).
@@ -237,6 +312,28 @@ impl Response {
             Response::Records(_) => "Records",
             Response::SlotTrailer(_) => "SlotTrailer",
             Response::Error(_) => "Error",
+        }
+    }
+}
+
+/// [`Response`] as protocol v1 encodes it (same variants; only the confirmations differ).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResponseV1 {
+    SlotConfirmations(SlotConfirmationsV1),
+    SlotHeader(SlotHeader),
+    Records(Vec<AccountRecord>),
+    SlotTrailer(SlotTrailer),
+    Error(ErrorFrame),
+}
+
+impl From<ResponseV1> for Response {
+    fn from(response: ResponseV1) -> Self {
+        match response {
+            ResponseV1::SlotConfirmations(answer) => Response::SlotConfirmations(answer.into()),
+            ResponseV1::SlotHeader(header) => Response::SlotHeader(header),
+            ResponseV1::Records(records) => Response::Records(records),
+            ResponseV1::SlotTrailer(trailer) => Response::SlotTrailer(trailer),
+            ResponseV1::Error(frame) => Response::Error(frame),
         }
     }
 }

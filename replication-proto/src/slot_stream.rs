@@ -748,6 +748,7 @@ mod tests {
             status: SlotStatus::Confirmed,
             block_height: None,
             block_time: None,
+            executed_transaction_count: None,
         };
         let ok = SlotConfirmations {
             seq: 1,

@@ -85,9 +85,10 @@ fn slot_info() -> impl Strategy<Value = SlotInfo> {
         any::<bool>(),
         any::<Option<u64>>(),
         any::<Option<i64>>(),
+        any::<Option<u64>>(),
     )
         .prop_map(
-            |(slot, parent, blockhash, rooted, block_height, block_time)| SlotInfo {
+            |(slot, parent, blockhash, rooted, block_height, block_time, executed)| SlotInfo {
                 slot,
                 parent,
                 blockhash,
@@ -98,6 +99,7 @@ fn slot_info() -> impl Strategy<Value = SlotInfo> {
                 },
                 block_height,
                 block_time,
+                executed_transaction_count: executed,
             },
         )
 }

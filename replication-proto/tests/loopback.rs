@@ -113,6 +113,7 @@ fn info(slot: Slot, blockhash: Hash, status: SlotStatus) -> SlotInfo {
         status,
         block_height: Some(slot - 1),
         block_time: Some(1_700_000_000 + slot as i64),
+        executed_transaction_count: None,
     }
 }
 
@@ -211,6 +212,64 @@ async fn long_poll_answers_at_once_on_news_and_after_wait_otherwise() {
     assert_eq!(news.seq, 3);
     assert_eq!(news.slots[0].status, SlotStatus::Rooted);
     bump.await.unwrap();
+    fx.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_1_and_2_interoperate_both_ways() {
+    let h = Hash::new_unique();
+    let counted = |slot| SlotInfo {
+        executed_transaction_count: Some(slot * 3),
+        ..info(slot, h, SlotStatus::Rooted)
+    };
+    // A version 2 server: a version 2 client gets the counts.
+    let fx = Fixture::start(allow_client);
+    fx.source
+        .insert_slot(counted(10), records(3, 10, false), None);
+    let client = bounded(fx.client()).await;
+    let answer = bounded(client.slot_confirmation(9, 0, Duration::ZERO))
+        .await
+        .unwrap();
+    assert_eq!(answer.slots[0].executed_transaction_count, Some(30));
+    assert_eq!(client.version(), VERSION);
+    // A version 1 client (an older replica) gets the version 1 shape.
+    let mut stream = bounded(client.request(&Request::SlotConfirmation {
+        version: 1,
+        last_replicated_slot: 9,
+        known_seq: 0,
+        wait_ms: 0,
+    }))
+    .await
+    .unwrap();
+    let Some(Response::SlotConfirmations(v1)) = bounded(stream.next_frame()).await.unwrap() else {
+        panic!("no confirmations")
+    };
+    assert_eq!(v1.slots[0].slot, 10);
+    assert_eq!(v1.slots[0].executed_transaction_count, None);
+    fx.stop().await;
+
+    // A server that speaks only version 1 (an older plugin): the client steps down to it once
+    // and reads everything, without counts.
+    let fx = Fixture::start_with(allow_client, Arc::new(MemorySlotSource::new()), |config| {
+        config.max_version = 1
+    });
+    fx.source
+        .insert_slot(counted(10), records(3, 10, false), None);
+    let client = bounded(fx.client()).await;
+    let answer = bounded(client.slot_confirmation(9, 0, Duration::ZERO))
+        .await
+        .unwrap();
+    assert_eq!(client.version(), 1);
+    assert_eq!(answer.slots[0].slot, 10);
+    assert_eq!(answer.slots[0].executed_transaction_count, None);
+    let mut slot = bounded(client.slot_accounts(10, h)).await.unwrap();
+    let mut received = 0;
+    while let Some(event) = bounded(slot.next()).await.unwrap() {
+        if let SlotStreamEvent::Records(records) = event {
+            received += records.len();
+        }
+    }
+    assert_eq!(received, 3);
     fx.stop().await;
 }
 

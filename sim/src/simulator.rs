@@ -128,6 +128,8 @@ struct BankInfo {
     block_height: u64,
     checksum: Hash,
     confirmed: bool,
+    /// Transactions executed up to this bank (Agave's `transaction_count`).
+    transaction_count: u64,
 }
 
 /// The simulated validator.
@@ -153,6 +155,8 @@ pub struct Simulator {
 /// A bank built against the current state.
 struct BuiltBank {
     notes: Vec<Note>,
+    /// Transactions it executed (votes included).
+    executed: u64,
     changes: std::collections::HashMap<replication_proto::Pubkey, SimAccount>,
     checksum: Hash,
     writes: usize,
@@ -171,6 +175,7 @@ impl Simulator {
             block_height: genesis.block_height,
             checksum: genesis.lt_hash_checksum,
             confirmed: true,
+            transaction_count: genesis.transaction_count,
         };
         let book = Arc::new(LtHashBook::default());
         book.insert(tip.slot, tip.blockhash, tip.checksum);
@@ -285,6 +290,7 @@ impl Simulator {
             self.config.transactions_per_slot
         };
         exec.transactions(transactions);
+        let executed = transactions as u64 + exec.registry.validators.len() as u64;
         if !dies {
             exec.freeze(sysvars);
         }
@@ -328,12 +334,13 @@ impl Simulator {
                 blockhash: ctx.blockhash,
                 block_height: ctx.block_height,
                 block_time: ctx.clock.unix_timestamp,
-                transactions: transactions as u64 + self.registry.validators.len() as u64,
+                transactions: executed,
             });
             notes.push(status(SlotStatus::Processed));
         }
         BuiltBank {
             notes,
+            executed,
             changes,
             checksum,
             writes: count,
@@ -394,6 +401,7 @@ impl Simulator {
             block_height: ctx.block_height,
             checksum: main.checksum,
             confirmed: false,
+            transaction_count: self.tip.transaction_count + main.executed,
         };
         report.bank_hash = bank.bank_hash;
         report.timestamp = ctx.clock.unix_timestamp;
@@ -455,6 +463,7 @@ impl Simulator {
             recent_blockhashes: self.sysvars.recent.clone(),
             leader: validators[(self.tip.slot / 4) as usize % validators.len()].identity,
             total_stake: self.genesis.total_stake,
+            transaction_count: self.tip.transaction_count,
             bank: self.genesis.bank.clone(),
         }
     }

@@ -58,7 +58,7 @@ pub fn bank_fields(genesis: &Genesis) -> BankFields {
             (epoch, genesis.total_stake),
             (epoch + 1, genesis.total_stake),
         ],
-        transaction_count: 0,
+        transaction_count: genesis.transaction_count,
         blockhash_queue: BlockhashQueue {
             last_hash_index: genesis.slot,
             last_hash: Some(genesis.blockhash),

@@ -64,6 +64,15 @@ struct BlockMeta {
     blockhash: Hash,
     block_height: Option<u64>,
     block_time: Option<i64>,
+    executed_transaction_count: Option<u64>,
+}
+
+/// What block metadata says besides the blockhash.
+#[derive(Clone, Copy, Debug)]
+struct BlockMetaFields {
+    block_height: Option<u64>,
+    block_time: Option<i64>,
+    executed_transaction_count: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -240,8 +249,18 @@ impl Collector {
                 blockhash,
                 block_height,
                 block_time,
+                executed_transaction_count,
                 ..
-            } => self.on_block_meta(slot, parent, blockhash, block_height, block_time),
+            } => self.on_block_meta(
+                slot,
+                parent,
+                blockhash,
+                BlockMetaFields {
+                    block_height,
+                    block_time,
+                    executed_transaction_count,
+                },
+            ),
             Event::Status { parent, status, .. } => self.on_status(slot, parent, status),
             Event::EndOfStartup => {}
         }
@@ -292,8 +311,7 @@ impl Collector {
         slot: Slot,
         parent: Option<Slot>,
         blockhash: Option<Hash>,
-        block_height: Option<u64>,
-        block_time: Option<i64>,
+        fields: BlockMetaFields,
     ) {
         if self.entry(slot).dead {
             tracing::warn!(slot, "block metadata for a dead bank ignored");
@@ -306,8 +324,9 @@ impl Collector {
         };
         let meta = BlockMeta {
             blockhash,
-            block_height,
-            block_time,
+            block_height: fields.block_height,
+            block_time: fields.block_time,
+            executed_transaction_count: fields.executed_transaction_count,
         };
         let entry = self.entry(slot);
         match entry.meta {
@@ -504,6 +523,7 @@ impl Collector {
                             status: SlotStatus::Rooted,
                             block_height: meta.block_height,
                             block_time: meta.block_time,
+                            executed_transaction_count: meta.executed_transaction_count,
                         },
                         records,
                     }));
@@ -598,6 +618,7 @@ impl Collector {
                     status: SlotStatus::Confirmed,
                     block_height: meta.block_height,
                     block_time: meta.block_time,
+                    executed_transaction_count: meta.executed_transaction_count,
                 },
                 records: entry.records.clone().expect("complete slots have records"),
             });
@@ -648,6 +669,7 @@ mod tests {
             blockhash: Some(hash(slot)),
             block_height: Some(slot),
             block_time: Some(1_700_000_000),
+            executed_transaction_count: Some(slot % 7),
         }
     }
 
@@ -704,6 +726,8 @@ mod tests {
             panic!("{outcomes:?}")
         };
         assert_eq!(rooted.info.blockhash, hash(11));
+        // The block metadata's executed transaction count goes with the slot.
+        assert_eq!(rooted.info.executed_transaction_count, Some(11 % 7));
         assert_eq!(rooted.records.len(), 2);
         assert_eq!(rooted.records[0].lamports, 70);
         assert_eq!(rooted.records[1], tombstone(pk(2)));
@@ -842,6 +866,7 @@ mod tests {
             blockhash: Some(Hash::new_unique()),
             block_height: None,
             block_time: None,
+            executed_transaction_count: None,
         });
         c.apply(status(6, Some(4), StatusKind::Rooted));
         assert_eq!(

@@ -106,6 +106,8 @@ impl<'a> BankView<'a> {
                 blockhash: Hash::default(),
                 block_height: None,
                 block_time: None,
+                executed_transaction_count: None,
+                transaction_count: None,
             }),
         };
         let root_capitalization = store

@@ -179,6 +179,8 @@ mod tests {
             blockhash: Hash::new_from_array([tag; 32]),
             block_height: None,
             block_time: None,
+            executed_transaction_count: None,
+            transaction_count: None,
         };
         Arc::new(OverlaySlot::new(
             meta,

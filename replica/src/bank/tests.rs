@@ -29,6 +29,8 @@ fn overlay_slot(
         blockhash: Hash::new_from_array([slot as u8; 32]),
         block_height: Some(slot),
         block_time: None,
+        executed_transaction_count: None,
+        transaction_count: None,
     };
     Arc::new(OverlaySlot::new(
         meta,
@@ -158,6 +160,8 @@ fn confirmed_chain_shadows_the_store() {
                 blockhash: Hash::new_from_array([11; 32]),
                 block_height: Some(11),
                 block_time: None,
+                executed_transaction_count: None,
+                transaction_count: None,
             },
             updates: &[update, created_update],
             expected_lt_hash: None,

@@ -121,6 +121,8 @@ fn synthetic_apply(args: SyntheticApplyArgs) -> anyhow::Result<ExitCode> {
             blockhash: Hash::new_from_array(*blake3::hash(&slot.to_le_bytes()).as_bytes()),
             block_height: None,
             block_time: None,
+            executed_transaction_count: None,
+            transaction_count: None,
         };
         let started = std::time::Instant::now();
         let stats = store.commit(&[SlotCommit {

@@ -106,6 +106,8 @@ impl Harness {
             blockhash: Hash::new_from_array([9; 32]),
             block_height: Some(slot),
             block_time: None,
+            executed_transaction_count: None,
+            transaction_count: None,
         };
         let overlay_slot = OverlaySlot::new(meta, accounts, &IndexConfig::default(), 1, None);
         let mut overlay = self.state.overlay().write().unwrap();

@@ -64,6 +64,10 @@ fn manifest(
         bank,
     );
     manifest.block_height = meta.and_then(|meta| meta.block_height).unwrap_or(slot);
+    // The running count where this replica knows it (else the bootstrap snapshot's).
+    if let Some(count) = meta.and_then(|meta| meta.transaction_count) {
+        manifest.transaction_count = count;
+    }
     manifest.epoch_total_stakes = covering_stakes(&manifest);
     // The blockhash queue: the newest rooted slots' blockhashes, newest with the highest index.
     let recent: Vec<_> = store

@@ -26,6 +26,31 @@ pub struct DeltaSlotHeader {
     pub accounts_lt_hash: Hash,
 }
 
+/// [`DeltaSlotHeader`] as schema version 1 stored it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct DeltaSlotHeaderV1 {
+    meta: super::meta::SlotMetaV1,
+    records: u64,
+    chunks: u32,
+    accounts_lt_hash: Hash,
+}
+
+impl From<DeltaSlotHeaderV1> for DeltaSlotHeader {
+    fn from(header: DeltaSlotHeaderV1) -> Self {
+        Self {
+            meta: header.meta.into(),
+            records: header.records,
+            chunks: header.chunks,
+            accounts_lt_hash: header.accounts_lt_hash,
+        }
+    }
+}
+
+/// Decodes a stored delta-log header (of either schema version).
+pub(crate) fn decode_header(bytes: &[u8]) -> Option<DeltaSlotHeader> {
+    super::meta::decode_versioned::<DeltaSlotHeader, DeltaSlotHeaderV1>(bytes)
+}
+
 /// One account version from the delta log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeltaRecord {

@@ -7,8 +7,10 @@ use {
     solana_hash::Hash,
 };
 
-/// Bumped whenever an on-disk encoding changes; a store of another version is not opened.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped whenever an on-disk encoding changes; a store of another version is not opened,
+/// except version 1 (slot metadata without transaction counts), which is still read and is
+/// marked version 2 at open.
+pub const SCHEMA_VERSION: u32 = 2;
 
 pub(crate) mod keys {
     pub(crate) const SCHEMA_VERSION: &[u8] = b"schema_version";
@@ -41,6 +43,47 @@ pub struct SlotMeta {
     pub blockhash: Hash,
     pub block_height: Option<u64>,
     pub block_time: Option<i64>,
+    /// Transactions this bank executed, when its upstream said.
+    pub executed_transaction_count: Option<u64>,
+    /// Agave's `transaction_count` after this bank (every transaction executed since genesis),
+    /// when known: the snapshot's, plus each later slot's executed count.
+    pub transaction_count: Option<u64>,
+}
+
+/// [`SlotMeta`] as schema version 1 stored it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SlotMetaV1 {
+    pub slot: Slot,
+    pub parent: Slot,
+    pub blockhash: Hash,
+    pub block_height: Option<u64>,
+    pub block_time: Option<i64>,
+}
+
+impl From<SlotMetaV1> for SlotMeta {
+    fn from(meta: SlotMetaV1) -> Self {
+        Self {
+            slot: meta.slot,
+            parent: meta.parent,
+            blockhash: meta.blockhash,
+            block_height: meta.block_height,
+            block_time: meta.block_time,
+            executed_transaction_count: None,
+            transaction_count: None,
+        }
+    }
+}
+
+/// Decodes `bytes` as the current encoding of `T`, else as its schema-version-1 encoding
+/// `V1` (always shorter, so never mistaken for the current one).
+pub(crate) fn decode_versioned<T, V1>(bytes: &[u8]) -> Option<T>
+where
+    T: serde::de::DeserializeOwned,
+    V1: serde::de::DeserializeOwned + Into<T>,
+{
+    bincode::deserialize::<T>(bytes)
+        .ok()
+        .or_else(|| bincode::deserialize::<V1>(bytes).ok().map(Into::into))
 }
 
 impl SlotMeta {
@@ -51,10 +94,114 @@ impl SlotMeta {
             blockhash: manifest.blockhash_queue.last_hash.unwrap_or_default(),
             block_height: Some(manifest.block_height),
             block_time: None,
+            executed_transaction_count: None,
+            transaction_count: Some(manifest.transaction_count),
+        }
+    }
+
+    /// The metadata of a slot on top of `parent`: the transaction count carries on when both
+    /// the parent's and this slot's executed count are known.
+    pub fn on_parent(
+        slot: Slot,
+        parent: &SlotMeta,
+        blockhash: Hash,
+        block_height: Option<u64>,
+        block_time: Option<i64>,
+        executed_transaction_count: Option<u64>,
+    ) -> Self {
+        Self {
+            slot,
+            parent: parent.slot,
+            blockhash,
+            block_height,
+            block_time,
+            executed_transaction_count,
+            transaction_count: parent
+                .transaction_count
+                .zip(executed_transaction_count)
+                .map(|(before, executed)| before.saturating_add(executed)),
         }
     }
 }
 
 pub(crate) fn slot_key(slot: Slot) -> [u8; 8] {
     slot.to_be_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use {
+        super::*,
+        crate::store::delta_log::{DeltaSlotHeader, decode_header},
+    };
+
+    fn v1() -> SlotMetaV1 {
+        SlotMetaV1 {
+            slot: 12,
+            parent: 11,
+            blockhash: Hash::new_unique(),
+            block_height: Some(10),
+            block_time: None,
+        }
+    }
+
+    #[test]
+    fn schema_1_records_still_decode() {
+        let old = v1();
+        let meta: SlotMeta =
+            decode_versioned::<SlotMeta, SlotMetaV1>(&bincode::serialize(&old).unwrap()).unwrap();
+        assert_eq!(meta, SlotMeta::from(old));
+        assert_eq!(meta.transaction_count, None);
+        // A header of schema 1: its slot metadata is shorter, in the middle of the record.
+        #[derive(Serialize)]
+        struct HeaderV1 {
+            meta: SlotMetaV1,
+            records: u64,
+            chunks: u32,
+            accounts_lt_hash: Hash,
+        }
+        for records in [0, 1, 2, 300] {
+            let hash = Hash::new_unique();
+            let bytes = bincode::serialize(&HeaderV1 {
+                meta: old,
+                records,
+                chunks: 7,
+                accounts_lt_hash: hash,
+            })
+            .unwrap();
+            let header = decode_header(&bytes).unwrap();
+            assert_eq!((header.records, header.chunks), (records, 7));
+            assert_eq!(header.accounts_lt_hash, hash);
+            assert_eq!(header.meta, SlotMeta::from(old));
+        }
+        // The current encoding round-trips, counts included.
+        let current = DeltaSlotHeader {
+            meta: SlotMeta {
+                executed_transaction_count: Some(5),
+                transaction_count: Some(1_000_005),
+                ..SlotMeta::from(old)
+            },
+            records: 1,
+            chunks: 1,
+            accounts_lt_hash: Hash::new_unique(),
+        };
+        assert_eq!(
+            decode_header(&bincode::serialize(&current).unwrap()),
+            Some(current)
+        );
+    }
+
+    #[test]
+    fn the_count_carries_on_only_when_known() {
+        let parent = SlotMeta {
+            transaction_count: Some(100),
+            ..SlotMeta::from(v1())
+        };
+        let child = SlotMeta::on_parent(13, &parent, Hash::new_unique(), None, None, Some(7));
+        assert_eq!(child.transaction_count, Some(107));
+        let unknown = SlotMeta::on_parent(13, &parent, Hash::new_unique(), None, None, None);
+        assert_eq!(unknown.transaction_count, None);
+        let orphan = SlotMeta::on_parent(14, &unknown, Hash::new_unique(), None, None, Some(1));
+        assert_eq!(orphan.transaction_count, None);
+    }
 }

@@ -190,7 +190,18 @@ impl AccountsStore {
                     .try_into()
                     .map(u32::from_le_bytes)
                     .map_err(|_| store.corrupt("schema version"))?;
-                if found != SCHEMA_VERSION {
+                if found == 1 {
+                    // Version 1 records still decode; new ones are written in version 2, so
+                    // an older build must no longer open this store.
+                    store
+                        .db
+                        .put_cf(
+                            meta,
+                            meta::keys::SCHEMA_VERSION,
+                            SCHEMA_VERSION.to_le_bytes(),
+                        )
+                        .map_err(db_error)?;
+                } else if found != SCHEMA_VERSION {
                     return Err(StoreError::Schema {
                         path: path.to_path_buf(),
                         found,
@@ -305,7 +316,10 @@ impl AccountsStore {
         self.db
             .get_cf(self.cf(cf::SLOTS), meta::slot_key(slot))
             .map_err(self.db_error())?
-            .map(|bytes| bincode::deserialize(&bytes).map_err(|_| self.corrupt("slot metadata")))
+            .map(|bytes| {
+                meta::decode_versioned::<SlotMeta, meta::SlotMetaV1>(&bytes)
+                    .ok_or_else(|| self.corrupt("slot metadata"))
+            })
             .transpose()
     }
 
@@ -316,7 +330,10 @@ impl AccountsStore {
         iterator.seek_to_last();
         while iterator.valid() && slots.len() < limit {
             let value = iterator.value().expect("valid iterator has a value");
-            slots.push(bincode::deserialize(value).map_err(|_| self.corrupt("slot metadata"))?);
+            slots.push(
+                meta::decode_versioned::<SlotMeta, meta::SlotMetaV1>(value)
+                    .ok_or_else(|| self.corrupt("slot metadata"))?,
+            );
             iterator.prev();
         }
         iterator.status().map_err(self.db_error())?;
@@ -575,7 +592,9 @@ impl AccountsStore {
         self.db
             .get_cf(self.cf(cf::DELTA_LOG), delta_log::header_key(slot))
             .map_err(self.db_error())?
-            .map(|bytes| bincode::deserialize(&bytes).map_err(|_| self.corrupt("delta-log header")))
+            .map(|bytes| {
+                delta_log::decode_header(&bytes).ok_or_else(|| self.corrupt("delta-log header"))
+            })
             .transpose()
     }
 
@@ -615,7 +634,8 @@ impl AccountsStore {
             if key == delta_log::header_key(found) {
                 let value = iterator.value().expect("valid");
                 headers.push(
-                    bincode::deserialize(value).map_err(|_| self.corrupt("delta-log header"))?,
+                    delta_log::decode_header(value)
+                        .ok_or_else(|| self.corrupt("delta-log header"))?,
                 );
                 slot = found.saturating_add(1);
             } else {

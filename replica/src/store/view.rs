@@ -90,7 +90,8 @@ impl<'a> StoreView<'a> {
             )
             .map_err(self.store.db_error())?
             .map(|bytes| {
-                bincode::deserialize(&bytes).map_err(|_| self.store.corrupt("delta-log header"))
+                super::delta_log::decode_header(&bytes)
+                    .ok_or_else(|| self.store.corrupt("delta-log header"))
             })
             .transpose()
     }

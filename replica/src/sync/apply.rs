@@ -94,14 +94,15 @@ pub(super) fn insert_slot(
         .capitalization()
         .saturating_sub(old)
         .saturating_add(new);
+    let meta = SlotMeta::on_parent(
+        info.slot,
+        parent_view.meta(),
+        info.blockhash,
+        info.block_height,
+        info.block_time,
+        info.executed_transaction_count,
+    );
     drop(parent_view);
-    let meta = SlotMeta {
-        slot: info.slot,
-        parent: info.parent,
-        blockhash: info.blockhash,
-        block_height: info.block_height,
-        block_time: info.block_time,
-    };
     let slot = OverlaySlot::new(
         meta,
         accounts,

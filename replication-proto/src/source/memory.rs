@@ -166,6 +166,7 @@ mod tests {
             status: SlotStatus::Confirmed,
             block_height: Some(slot),
             block_time: None,
+            executed_transaction_count: None,
         }
     }
 

@@ -6,8 +6,8 @@ use {
         error::{FrameError, ProtocolError},
         frame::{FRAME_HEADER_LEN, FrameConfig, FrameHeader, decode_payload, encode_frame},
         message::{
-            AccountRecord, Hash, Pubkey, Request, Response, Slot, SlotConfirmations, SlotHeader,
-            SlotTrailer, VERSION,
+            AccountRecord, Hash, MIN_VERSION, Pubkey, Request, Response, ResponseV1, Slot,
+            SlotConfirmations, SlotHeader, SlotTrailer, VERSION,
         },
         slot_stream::{SlotStreamEvent, SlotStreamReader, validate_confirmations},
     },
@@ -15,6 +15,7 @@ use {
     solana_keypair::Keypair,
     std::{
         net::{Ipv4Addr, Ipv6Addr, SocketAddr},
+        sync::atomic::{AtomicU16, Ordering},
         time::Duration,
     },
     tokio::time::timeout,
@@ -30,6 +31,9 @@ pub struct ReplicationClient {
     upstream_addr: SocketAddr,
     upstream_identity: Pubkey,
     config: ReplicationClientConfig,
+    /// The protocol version spoken: [`VERSION`] until the server says it knows only an older
+    /// one.
+    version: AtomicU16,
 }
 
 impl std::fmt::Debug for ReplicationClient {
@@ -94,7 +98,13 @@ impl ReplicationClient {
             upstream_addr,
             upstream_identity,
             config,
+            version: AtomicU16::new(VERSION),
         })
+    }
+
+    /// The protocol version this connection speaks.
+    pub fn version(&self) -> u16 {
+        self.version.load(Ordering::Relaxed)
     }
 
     /// The upstream's address.
@@ -125,6 +135,15 @@ impl ReplicationClient {
     /// Sends one request on a new stream and returns its response frames, unvalidated. The
     /// typed methods below build on this; it also lets tests speak other versions.
     pub async fn request(&self, request: &Request) -> Result<ResponseStream, ClientError> {
+        self.request_as(request, request.version()).await
+    }
+
+    /// [`request`](Self::request), decoding the answer as protocol `version` encodes it.
+    async fn request_as(
+        &self,
+        request: &Request,
+        version: u16,
+    ) -> Result<ResponseStream, ClientError> {
         let request_timeout = self.config.request_timeout;
         let send_request = async {
             let (mut send, recv) = self
@@ -149,6 +168,7 @@ impl ReplicationClient {
             recv,
             max_frame_len: self.config.max_frame_len,
             frame_timeout: request_timeout,
+            version,
         })
     }
 
@@ -161,14 +181,45 @@ impl ReplicationClient {
         known_seq: u64,
         wait: Duration,
     ) -> Result<SlotConfirmations, ClientError> {
+        match self
+            .slot_confirmation_as(self.version(), last_replicated_slot, known_seq, wait)
+            .await
+        {
+            // A server of an older version: speak its version from now on.
+            Err(ClientError::UnsupportedVersion { supported })
+                if (MIN_VERSION..self.version()).contains(&supported) =>
+            {
+                tracing::info!(
+                    upstream = %self.upstream_addr,
+                    version = supported,
+                    "the upstream speaks an older protocol version; using it"
+                );
+                self.version.store(supported, Ordering::Relaxed);
+                self.slot_confirmation_as(supported, last_replicated_slot, known_seq, wait)
+                    .await
+            }
+            answer => answer,
+        }
+    }
+
+    async fn slot_confirmation_as(
+        &self,
+        version: u16,
+        last_replicated_slot: Slot,
+        known_seq: u64,
+        wait: Duration,
+    ) -> Result<SlotConfirmations, ClientError> {
         let wait_ms = u32::try_from(wait.as_millis()).unwrap_or(u32::MAX);
         let mut stream = self
-            .request(&Request::SlotConfirmation {
-                version: VERSION,
-                last_replicated_slot,
-                known_seq,
-                wait_ms,
-            })
+            .request_as(
+                &Request::SlotConfirmation {
+                    version,
+                    last_replicated_slot,
+                    known_seq,
+                    wait_ms,
+                },
+                version,
+            )
             .await?;
         stream.frame_timeout = self.config.request_timeout.saturating_add(wait);
         let confirmations = match stream.next_frame().await? {
@@ -199,7 +250,7 @@ impl ReplicationClient {
     ) -> Result<SlotAccountsStream, ClientError> {
         let stream = self
             .request(&Request::SlotAccounts {
-                version: VERSION,
+                version: self.version(),
                 slot,
                 blockhash,
             })
@@ -237,6 +288,8 @@ pub struct ResponseStream {
     recv: RecvStream,
     max_frame_len: u32,
     frame_timeout: Duration,
+    /// The protocol version the frames are encoded in.
+    version: u16,
 }
 
 impl ResponseStream {
@@ -246,7 +299,7 @@ impl ResponseStream {
         let frame_timeout = self.frame_timeout;
         timeout(
             frame_timeout,
-            read_frame(&mut self.recv, self.max_frame_len),
+            read_frame(&mut self.recv, self.max_frame_len, self.version),
         )
         .await
         .map_err(|_| ClientError::Timeout {
@@ -271,6 +324,7 @@ impl ResponseStream {
 async fn read_frame(
     recv: &mut RecvStream,
     max_frame_len: u32,
+    version: u16,
 ) -> Result<Option<Response>, ClientError> {
     let mut head = [0u8; FRAME_HEADER_LEN];
     match recv.read_exact(&mut head).await {
@@ -296,16 +350,21 @@ async fn read_frame(
         }
         Err(ReadExactError::ReadError(error)) => return Err(error.into()),
     }
-    let response = if header.payload_len > INLINE_DECODE_MAX || header.compressed {
-        tokio::task::spawn_blocking(move || {
+    let decode = move || {
+        if version == 1 {
+            decode_payload::<ResponseV1>(&header, &payload, max_frame_len).map(Response::from)
+        } else {
             decode_payload::<Response>(&header, &payload, max_frame_len)
-        })
-        .await
-        .map_err(|e| ClientError::Stream {
-            reason: format!("frame decoding task failed: {e}"),
-        })?
+        }
+    };
+    let response = if header.payload_len > INLINE_DECODE_MAX || header.compressed {
+        tokio::task::spawn_blocking(decode)
+            .await
+            .map_err(|e| ClientError::Stream {
+                reason: format!("frame decoding task failed: {e}"),
+            })?
     } else {
-        decode_payload::<Response>(&header, &payload, max_frame_len)
+        decode()
     };
     response.map(Some).map_err(ClientError::Frame)
 }

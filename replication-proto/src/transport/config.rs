@@ -159,6 +159,9 @@ pub struct ReplicationServerConfig {
     /// number of refusals held back); every refusal is counted in
     /// [`ReplicationServer::refused_connections`](super::ReplicationServer::refused_connections).
     pub refusal_log_interval: Duration,
+    /// The newest protocol version spoken ([`VERSION`](crate::VERSION) by default): lower it
+    /// to keep a fleet on an older version while its nodes are upgraded one by one.
+    pub max_version: u16,
 }
 
 impl ReplicationServerConfig {
@@ -180,6 +183,7 @@ impl ReplicationServerConfig {
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             refusal_log_interval: DEFAULT_REFUSAL_LOG_INTERVAL,
+            max_version: crate::VERSION,
         }
     }
 }

@@ -17,7 +17,8 @@ use {
     crate::{
         frame::{FrameEncoder, FrameHeader, decode_message, payload_bytes},
         message::{
-            ErrorCode, ErrorFrame, Hash, Pubkey, Request, Response, ResponseRef, Slot, VERSION,
+            ErrorCode, ErrorFrame, Hash, MIN_VERSION, Pubkey, Request, Response, ResponseRef,
+            ResponseV1, Slot, SlotConfirmationsV1,
         },
         slot_stream::SlotStreamWriter,
         source::{SlotRecords, SlotSource, SourceError},
@@ -291,7 +292,7 @@ enum ParsedRequest {
 }
 
 /// Decodes the one request frame a stream must hold exactly.
-fn parse_request(bytes: &[u8], max_request_len: u32) -> ParsedRequest {
+fn parse_request(bytes: &[u8], max_request_len: u32, max_version: u16) -> ParsedRequest {
     let mut src = bytes;
     let header = match FrameHeader::decode(&mut src, max_request_len) {
         Ok(header) => header,
@@ -316,7 +317,7 @@ fn parse_request(bytes: &[u8], max_request_len: u32) -> ParsedRequest {
         }
     };
     match decode_message::<Request>(&payload) {
-        Ok(request) if request.version() != VERSION => {
+        Ok(request) if !(MIN_VERSION..=max_version).contains(&request.version()) => {
             ParsedRequest::WrongVersion(request.version())
         }
         Ok(request) => ParsedRequest::Request(request),
@@ -327,7 +328,7 @@ fn parse_request(bytes: &[u8], max_request_len: u32) -> ParsedRequest {
                 .get(..4)
                 .is_some_and(|v| v[1..] == [0, 0, 0] && v[0] < 2);
             match Request::peek_version(&payload) {
-                Some(version) if known_kind && version != VERSION => {
+                Some(version) if known_kind && !(MIN_VERSION..=max_version).contains(&version) => {
                     ParsedRequest::WrongVersion(version)
                 }
                 _ => {
@@ -365,7 +366,11 @@ async fn serve_stream(
             debug!(%error, "failed to read request");
             return;
         }
-        Ok(Ok(bytes)) => parse_request(&bytes, shared.config.max_request_len),
+        Ok(Ok(bytes)) => parse_request(
+            &bytes,
+            shared.config.max_request_len,
+            shared.config.max_version,
+        ),
     };
     let result = match parsed {
         ParsedRequest::Reject(frame) => {
@@ -378,19 +383,29 @@ async fn serve_stream(
                 &shared,
                 &mut send,
                 ErrorFrame::new(
-                    ErrorCode::UnsupportedVersion { supported: VERSION },
+                    ErrorCode::UnsupportedVersion {
+                        supported: shared.config.max_version,
+                    },
                     format!("protocol version {version} is not supported"),
                 ),
             )
             .await
         }
         ParsedRequest::Request(Request::SlotConfirmation {
+            version,
             last_replicated_slot,
             known_seq,
             wait_ms,
-            ..
         }) => {
-            serve_confirmation(&shared, &mut send, last_replicated_slot, known_seq, wait_ms).await
+            serve_confirmation(
+                &shared,
+                &mut send,
+                version,
+                last_replicated_slot,
+                known_seq,
+                wait_ms,
+            )
+            .await
         }
         ParsedRequest::Request(Request::SlotAccounts {
             slot, blockhash, ..
@@ -457,6 +472,7 @@ async fn send_error(
 async fn serve_confirmation(
     shared: &Shared,
     send: &mut SendStream,
+    version: u16,
     last_replicated_slot: Slot,
     known_seq: u64,
     wait_ms: u32,
@@ -483,7 +499,14 @@ async fn serve_confirmation(
         }
     }
     let answer = shared.source.confirmations(last_replicated_slot);
-    let bytes = encode(shared, &Response::SlotConfirmations(answer))?;
+    let bytes = if version == 1 {
+        encode(
+            shared,
+            &ResponseV1::SlotConfirmations(SlotConfirmationsV1::from(&answer)),
+        )?
+    } else {
+        encode(shared, &Response::SlotConfirmations(answer))?
+    };
     write(shared, send, bytes).await
 }
 
@@ -625,7 +648,10 @@ fn next_step(records: &mut dyn SlotRecords, writer: &mut SlotStreamWriter, targe
 mod tests {
     use {
         super::*,
-        crate::frame::{FrameConfig, encode_frame},
+        crate::{
+            VERSION,
+            frame::{FrameConfig, encode_frame},
+        },
     };
 
     fn framed<T: Serialize>(msg: &T) -> Vec<u8> {
@@ -641,31 +667,45 @@ mod tests {
             slot: 3,
             blockhash: Hash::new_unique(),
         };
-        assert!(matches!(parse_request(&framed(&ok), 4096), ParsedRequest::Request(r) if r == ok));
+        assert!(
+            matches!(parse_request(&framed(&ok), 4096, VERSION), ParsedRequest::Request(r) if r == ok)
+        );
 
-        let v2 = Request::SlotConfirmation {
-            version: 2,
+        // Every version from MIN_VERSION on is spoken.
+        let v1 = Request::SlotConfirmation {
+            version: MIN_VERSION,
+            last_replicated_slot: 0,
+            known_seq: 0,
+            wait_ms: 0,
+        };
+        assert!(
+            matches!(parse_request(&framed(&v1), 4096, VERSION), ParsedRequest::Request(r) if r == v1)
+        );
+
+        let next = VERSION + 1;
+        let v3 = Request::SlotConfirmation {
+            version: next,
             last_replicated_slot: 0,
             known_seq: 0,
             wait_ms: 0,
         };
         assert!(matches!(
-            parse_request(&framed(&v2), 4096),
-            ParsedRequest::WrongVersion(2)
+            parse_request(&framed(&v3), 4096, VERSION),
+            ParsedRequest::WrongVersion(v) if v == next
         ));
 
-        // A "version 2" request of another shape (extra field): still UnsupportedVersion.
-        let mut longer = bincode::serialize(&v2).unwrap();
+        // A newer request of another shape (extra field): still UnsupportedVersion.
+        let mut longer = bincode::serialize(&v3).unwrap();
         longer.extend_from_slice(&[1, 2, 3]);
         assert!(matches!(
-            parse_request(&framed_raw(&longer), 4096),
-            ParsedRequest::WrongVersion(2)
+            parse_request(&framed_raw(&longer), 4096, VERSION),
+            ParsedRequest::WrongVersion(v) if v == next
         ));
 
         // Garbage is malformed.
         let garbage = framed_raw(&[0xde, 0xad, 0xbe, 0xef, 0, 0]);
         assert!(matches!(
-            parse_request(&garbage, 4096),
+            parse_request(&garbage, 4096, VERSION),
             ParsedRequest::Reject(ErrorFrame {
                 code: ErrorCode::Malformed,
                 ..
@@ -675,7 +715,7 @@ mod tests {
         let mut two = framed(&ok);
         two.extend_from_slice(&framed(&ok));
         assert!(matches!(
-            parse_request(&two, 4096),
+            parse_request(&two, 4096, VERSION),
             ParsedRequest::Reject(ErrorFrame {
                 code: ErrorCode::Malformed,
                 ..
@@ -689,7 +729,7 @@ mod tests {
         }
         .encode(&mut huge);
         assert!(matches!(
-            parse_request(&huge, 4096),
+            parse_request(&huge, 4096, VERSION),
             ParsedRequest::Reject(ErrorFrame {
                 code: ErrorCode::FrameTooLarge { limit: 4096 },
                 ..

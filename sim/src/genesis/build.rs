@@ -431,6 +431,7 @@ pub(crate) fn build(config: &SimConfig) -> Built {
         leader: registry.validators[0].identity,
         total_stake,
         accounts_data_len,
+        transaction_count: 0,
         bank,
     };
     Built {

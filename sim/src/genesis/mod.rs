@@ -178,6 +178,8 @@ pub struct Genesis {
     pub total_stake: u64,
     /// Sum of the accounts' data lengths.
     pub accounts_data_len: u64,
+    /// Agave's `transaction_count`: transactions executed up to this bank.
+    pub transaction_count: u64,
     /// The cluster's economics and timing.
     pub bank: ClusterParams,
 }

@@ -17,6 +17,7 @@ mod rpc_options;
 mod rpc_scans;
 mod rpc_tokens;
 mod rpc_values;
+mod transaction_count;
 
 use {
     serde_json::Value,

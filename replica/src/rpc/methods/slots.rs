@@ -1,12 +1,16 @@
 //! Slots, epochs and blockhashes (Agave's `rpc_minimal` and parts of `rpc_full`): getSlot,
-//! getBlockHeight, getEpochInfo, getEpochSchedule, getLatestBlockhash, isBlockhashValid,
-//! getBlockCommitment.
+//! getBlockHeight, getEpochInfo, getTransactionCount, getEpochSchedule, getLatestBlockhash,
+//! isBlockhashValid, getBlockCommitment.
 
 use {
     super::{MethodContext, Methods},
-    crate::rpc::{
-        read::{commitment, sysvars},
-        server::{Params, Reply, RpcError, json, params},
+    crate::{
+        bank::BankView,
+        rpc::{
+            read::{commitment, sysvars},
+            server::{Params, Reply, RpcError, json, params},
+        },
+        state::ReplicaState,
     },
     serde_json::json,
     solana_rpc_client_types::config::RpcContextConfig,
@@ -20,6 +24,9 @@ pub(crate) fn register(methods: &mut Methods) {
     methods.add("getSlot", |c, p| Box::pin(get_slot(c, p)));
     methods.add("getBlockHeight", |c, p| Box::pin(get_block_height(c, p)));
     methods.add("getEpochInfo", |c, p| Box::pin(get_epoch_info(c, p)));
+    methods.add("getTransactionCount", |c, p| {
+        Box::pin(get_transaction_count(c, p))
+    });
     methods.add("getEpochSchedule", |c, p| {
         Box::pin(get_epoch_schedule(c, p))
     });
@@ -61,11 +68,7 @@ async fn get_epoch_info(ctx: Arc<MethodContext>, params: Params) -> Result<Reply
         let schedule = sysvars::epoch_schedule(state, &bank)?;
         let slot = bank.slot();
         let (epoch, slot_index) = schedule.get_epoch_and_slot_index(slot);
-        // The transaction count is known at the bootstrap snapshot's slot only.
-        let snapshot_slot = state.store().snapshot_origin()?.map(|origin| origin.slot);
-        let transaction_count = (snapshot_slot == Some(slot))
-            .then(|| state.bank_fields().map(|info| info.transaction_count))
-            .flatten();
+        let transaction_count = transaction_count(state, &bank)?;
         Ok(json::to_sorted_vec(&json!({
             "absoluteSlot": slot,
             "blockHeight": sysvars::block_height(&bank)?,
@@ -77,6 +80,36 @@ async fn get_epoch_info(ctx: Arc<MethodContext>, params: Params) -> Result<Reply
     })
     .await
     .map(Reply::json)
+}
+
+async fn get_transaction_count(ctx: Arc<MethodContext>, params: Params) -> Result<Reply, RpcError> {
+    let config = params::optional::<RpcContextConfig>(params)?.unwrap_or_default();
+    ctx.blocking(move |state| {
+        let bank = commitment::bank_with_config(state, config.commitment, config.min_context_slot)?;
+        let count = transaction_count(state, &bank)?.ok_or_else(|| {
+            RpcError::Unavailable(format!(
+                "the transaction count at slot {} is unknown: its upstream did not send the \
+                 executed transaction counts",
+                bank.slot()
+            ))
+        })?;
+        Ok(json::to_sorted_vec(&count))
+    })
+    .await
+    .map(Reply::json)
+}
+
+/// Agave's `transaction_count` of `bank`: the snapshot's count plus every later slot's executed
+/// count, when the upstreams sent them all.
+fn transaction_count(state: &ReplicaState, bank: &BankView<'_>) -> Result<Option<u64>, RpcError> {
+    if let Some(count) = bank.meta().transaction_count {
+        return Ok(Some(count));
+    }
+    // A store bootstrapped before slots carried counts knows it at the snapshot's slot.
+    let snapshot_slot = state.store().snapshot_origin()?.map(|origin| origin.slot);
+    Ok((snapshot_slot == Some(bank.slot()))
+        .then(|| state.bank_fields().map(|info| info.transaction_count))
+        .flatten())
 }
 
 async fn get_epoch_schedule(ctx: Arc<MethodContext>, params: Params) -> Result<Reply, RpcError> {
