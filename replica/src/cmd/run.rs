@@ -7,14 +7,15 @@ use {
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// TOML configuration file; flags override it.
+    /// TOML configuration file; flags override it. Default: none (defaults and flags).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Directory for the replica's store and state.
+    /// Directory for the replica's store and state (required, here or in the file).
     #[arg(long)]
     pub ledger: Option<PathBuf>,
     /// Snapshot archive to bootstrap from on first start: the full archive, then optionally
-    /// an incremental archive on top of it.
+    /// an incremental archive on top of it (repeatable; default: fetched through the
+    /// trackers).
     #[arg(long = "snapshot")]
     pub snapshots: Vec<PathBuf>,
     /// Tracker to bootstrap through when the ledger holds no store, and when the upstream can no
@@ -30,23 +31,28 @@ pub struct RunArgs {
     /// --full-snapshot-interval-slots, by default 10 × N).
     #[arg(long)]
     pub snapshot_interval_slots: Option<u64>,
-    /// Write a full snapshot archive every N slots.
+    /// Write a full snapshot archive every N slots [default: 10 × --snapshot-interval-slots;
+    /// 0: none].
     #[arg(long)]
     pub full_snapshot_interval_slots: Option<u64>,
+    /// Full snapshot archives of its own kept, oldest removed first (Agave's flag) [default:
+    /// 2].
     #[arg(long)]
     pub maximum_full_snapshots_to_retain: Option<usize>,
+    /// Incremental archives kept on the newest full (Agave's flag) [default: 4].
     #[arg(long)]
     pub maximum_incremental_snapshots_to_retain: Option<usize>,
     /// Directory of the replica's own (and fetched) archives; default `<ledger>/snapshots`.
     #[arg(long = "snapshots")]
     pub snapshots_dir: Option<PathBuf>,
-    /// `zstd` or `lz4`.
+    /// Archive compression of its own snapshots, `zstd` or `lz4` [default: zstd].
     #[arg(long, value_parser = ["zstd", "lz4"])]
     pub snapshot_archive_format: Option<String>,
     /// Load the snapshot even if its lattice hash does not verify.
     #[arg(long)]
     pub no_verify: bool,
-    /// Node identity keypair file (replication TLS identity, getIdentity).
+    /// Node identity keypair file (replication TLS identity, getIdentity); default: a random
+    /// identity for this run (refused with upstreams or --replication-bind).
     #[arg(long)]
     pub identity: Option<PathBuf>,
     /// Secondary index to keep (repeatable; default: all of them).
@@ -64,48 +70,52 @@ pub struct RunArgs {
     #[arg(long = "upstream")]
     pub upstreams: Vec<String>,
     /// Follow the upstream the active validator of this `failover` cluster publishes in etcd
-    /// (switching within 2 s of a change; any --upstream stays as a fallback after it).
+    /// (switching within 2 s of a change; any --upstream stays as a fallback after it);
+    /// default: only --upstream.
     #[arg(long, value_name = "CLUSTER")]
     pub upstream_from_etcd: Option<String>,
     /// etcd client URL for --upstream-from-etcd (repeatable).
     #[arg(long = "etcd-endpoint", value_name = "URL")]
     pub etcd_endpoints: Vec<String>,
-    /// CA of etcd's certificates (with https:// endpoints).
+    /// CA of etcd's certificates (with https:// endpoints); default: none (plain http://).
     #[arg(long, value_name = "PEM")]
     pub etcd_ca: Option<PathBuf>,
-    /// Client certificate for etcd's client-certificate authentication.
+    /// Client certificate for etcd's client-certificate authentication; default: none.
     #[arg(long, value_name = "PEM")]
     pub etcd_cert: Option<PathBuf>,
-    /// The client certificate's key.
+    /// The client certificate's key; default: none (goes with --etcd-cert).
     #[arg(long, value_name = "PEM")]
     pub etcd_key: Option<PathBuf>,
     /// Seconds the preferred (first) upstream must answer again before the replica leaves the
     /// fallback it moved to [default: 30].
     #[arg(long, value_name = "SECS")]
     pub upstream_return_after_secs: Option<u64>,
-    /// Serve downstream replicas on this UDP address (port 0 picks a free port).
+    /// Serve downstream replicas on this UDP address (port 0 picks a free port); default: no
+    /// downstream replicas.
     #[arg(long)]
     pub replication_bind: Option<SocketAddr>,
     /// Identity allowed to replicate from this node (repeatable; none allows any identity).
     #[arg(long = "allowed-replica")]
     pub allowed_replicas: Vec<String>,
-    /// Rooted slots kept for downstream replicas.
+    /// Rooted slots kept for downstream replicas and snapshot verification [default: 4500].
     #[arg(long)]
     pub delta_log_retention_slots: Option<u64>,
-    /// Serve Prometheus metrics on this address.
+    /// Serve Prometheus metrics on this address; default: no metrics listener.
     #[arg(long)]
     pub metrics_bind: Option<SocketAddr>,
-    /// Written as JSON once the replica is ready.
+    /// Written as JSON (addresses, root slot, identity) once the replica serves; default:
+    /// none.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
     /// S3-compatible snapshot mirror to bootstrap from when no tracker source serves (goes
-    /// with --s3-bucket; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
+    /// with --s3-bucket; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY);
+    /// default: no mirror.
     #[arg(long)]
     pub s3_url: Option<String>,
-    /// Mirror bucket (goes with --s3-url).
+    /// Mirror bucket (goes with --s3-url); default: no mirror.
     #[arg(long)]
     pub s3_bucket: Option<String>,
-    /// Mirror key prefix.
+    /// Mirror key prefix (`mainnet` reads `mainnet/<file>`); default: none.
     #[arg(long)]
     pub s3_prefix: Option<String>,
     /// Mirror signing region [default: us-east-1].

@@ -25,12 +25,14 @@ pub enum StoreCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
+    /// The replica's ledger directory (the replica stopped).
     #[arg(long)]
     pub ledger: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct SyntheticApplyArgs {
+    /// The ledger whose store receives the synthetic slots.
     #[arg(long)]
     pub ledger: PathBuf,
     /// Seed of the synthetic account set (as used to write the archive).
@@ -39,8 +41,10 @@ pub struct SyntheticApplyArgs {
     /// Account indexes written are drawn from 0..keyspace.
     #[arg(long)]
     pub keyspace: u64,
+    /// Account writes per slot.
     #[arg(long, default_value_t = 2000)]
     pub updates_per_slot: usize,
+    /// Slots to commit.
     #[arg(long, default_value_t = 10)]
     pub slots: u64,
     /// Pause between slots.

@@ -12,6 +12,7 @@ use {
     serde_json::Value,
     snapshot_tools::{sidecar, tracker},
     solana_keypair::Keypair,
+    solana_signer::Signer,
     std::{
         fs::File,
         net::SocketAddr,
@@ -39,9 +40,10 @@ pub struct DevArgs {
     /// Milliseconds per simulated slot.
     #[arg(long, default_value_t = 400)]
     pub slot_ms: u64,
+    /// Seed of the simulation (same seed, same slots and hashes).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Written as JSON with every address once the cluster is up.
+    /// Written as JSON with every address once the cluster is up; default: none.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
 }
@@ -99,10 +101,11 @@ impl Managed {
     }
 }
 
-fn keypair_file(path: &Path) -> anyhow::Result<()> {
+/// Writes a new keypair file; returns its public key.
+fn keypair_file(path: &Path) -> anyhow::Result<String> {
     let keypair = Keypair::new();
     std::fs::write(path, serde_json::to_string(&keypair.to_bytes().to_vec())?)?;
-    Ok(())
+    Ok(keypair.pubkey().to_string())
 }
 
 fn field(value: &Value, key: &str) -> anyhow::Result<String> {
@@ -116,7 +119,28 @@ fn s(path: &Path) -> String {
     path.display().to_string()
 }
 
+/// Fails, naming the flag, if `addr` cannot be bound now.
+fn check_free(addr: SocketAddr, flag: &str) -> anyhow::Result<()> {
+    std::net::TcpListener::bind(addr)
+        .map(drop)
+        .with_context(|| {
+            format!("{addr} is not free (another `replica dev`?); choose another with {flag}")
+        })
+}
+
+/// The running cluster.
+struct Cluster {
+    sim: Managed,
+    replica_1: Managed,
+    replica_2: Managed,
+    sidecar: sidecar::SidecarHandle,
+    tracker: tracker::TrackerHandle,
+}
+
 pub fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
+    // Ports first: a taken port fails at once, before anything starts.
+    check_free(args.rpc_bind, "--rpc-bind")?;
+    check_free(args.second_rpc_bind, "--second-rpc-bind")?;
     let dir = args
         .dir
         .clone()
@@ -125,26 +149,102 @@ pub fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
     std::fs::create_dir_all(&dir)?;
-    for name in ["sim", "replica-1", "replica-2"] {
-        keypair_file(&dir.join(format!("{name}-identity.json")))?;
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("replica-dev")
         .build()?;
     let cancel = runtime.block_on(async { common::shutdown::token_on_signal() });
+    let mut cluster = match start(&args, &dir, &runtime, &cancel) {
+        Ok(cluster) => cluster,
+        // A signal during start-up: what started is stopped (dropped), quietly.
+        Err(_) if cancel.is_cancelled() => {
+            println!("stopped; logs and state are in {}", dir.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(error) => return Err(error),
+    };
+
+    // Run until a signal, or until a child stops on its own.
+    let stopped = runtime.block_on(async {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return None,
+                _ = tick.tick() => {
+                    for managed in [&mut cluster.sim, &mut cluster.replica_1, &mut cluster.replica_2] {
+                        if let Some(status) = managed.exited() {
+                            let name = managed.name().to_string();
+                            return Some((name, status, managed.process.log_path().to_path_buf()));
+                        }
+                    }
+                }
+            }
+        }
+    });
+    println!("stopping...");
+    cancel.cancel();
+    let Cluster {
+        mut sim,
+        mut replica_1,
+        mut replica_2,
+        sidecar,
+        tracker,
+    } = cluster;
+    for managed in [&mut replica_2, &mut replica_1, &mut sim] {
+        managed.stop();
+    }
+    runtime.block_on(async {
+        let _ = tokio::time::timeout(STOP_TIMEOUT, async {
+            let _ = sidecar.join().await;
+            let _ = tracker.join().await;
+        })
+        .await;
+    });
+    match stopped {
+        None => {
+            println!("stopped; logs and state are in {}", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some((name, status, log)) => {
+            eprintln!(
+                "the {name} stopped unexpectedly ({status}); see {}",
+                log.display()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Starts the cluster in order: the simulator, the sidecar and tracker (once the simulator's
+/// archive exists), replica 1, then replica 2. On an error (or a signal) what started is
+/// stopped as it is dropped.
+fn start(
+    args: &DevArgs,
+    dir: &Path,
+    runtime: &tokio::runtime::Runtime,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Cluster> {
+    let mut identities = Vec::new();
+    for name in ["sim", "replica-1", "replica-2"] {
+        identities.push(keypair_file(&dir.join(format!("{name}-identity.json")))?);
+    }
+    let [_, replica_1_identity, replica_2_identity] = &identities[..] else {
+        unreachable!("three identities")
+    };
 
     println!("starting the simulated validator...");
     let sim_snapshots = dir.join("sim-snapshots");
     let mut sim = Managed::spawn(
         "simulator",
-        &dir,
+        dir,
         &[
             "sim".into(),
             "--replication-bind".into(),
             "127.0.0.1:0".into(),
             "--identity".into(),
             s(&dir.join("sim-identity.json")),
+            "--allowed-replica".into(),
+            replica_1_identity.clone(),
             "--snapshot-dir".into(),
             s(&sim_snapshots),
             "--slot-ms".into(),
@@ -155,7 +255,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
             s(&dir.join("sim.ready")),
         ],
     )?;
-    let sim_ready = sim.wait_ready(&dir.join("sim.ready"), &cancel)?;
+    let sim_ready = sim.wait_ready(&dir.join("sim.ready"), cancel)?;
     let simulator = format!(
         "{}={}",
         field(&sim_ready, "replication")?,
@@ -163,7 +263,9 @@ pub fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     );
 
     let registry = prometheus::Registry::new();
+    // Replica 1 writes its own archives here; the sidecar serves them too.
     let replica_1_snapshots = dir.join("replica-1").join("snapshots");
+    std::fs::create_dir_all(&replica_1_snapshots)?;
     let (sidecar, tracker) = runtime.block_on(async {
         let sidecar = sidecar::spawn(
             sidecar::SidecarConfig {
@@ -214,7 +316,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         };
     let mut replica_1 = Managed::spawn(
         "replica-1",
-        &dir,
+        dir,
         &replica_args(
             "replica-1",
             &simulator,
@@ -222,12 +324,14 @@ pub fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
             &[
                 "--replication-bind",
                 "127.0.0.1:0",
+                "--allowed-replica",
+                replica_2_identity,
                 "--snapshot-interval-slots",
                 "100",
             ],
         ),
     )?;
-    let ready_1 = replica_1.wait_ready(&dir.join("replica-1.ready"), &cancel)?;
+    let ready_1 = replica_1.wait_ready(&dir.join("replica-1.ready"), cancel)?;
     let upstream_1 = format!(
         "{}={}",
         field(&ready_1, "replication")?,
@@ -237,10 +341,10 @@ pub fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     println!("starting replica 2 (bootstraps through the tracker, follows replica 1)...");
     let mut replica_2 = Managed::spawn(
         "replica-2",
-        &dir,
+        dir,
         &replica_args("replica-2", &upstream_1, args.second_rpc_bind, &[]),
     )?;
-    let ready_2 = replica_2.wait_ready(&dir.join("replica-2.ready"), &cancel)?;
+    let ready_2 = replica_2.wait_ready(&dir.join("replica-2.ready"), cancel)?;
 
     let rpc_1 = field(&ready_1, "rpc")?;
     let rpc_2 = field(&ready_2, "rpc")?;
@@ -248,7 +352,7 @@ pub fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         common::ready::write(
             path,
             &DevReady {
-                dir: dir.clone(),
+                dir: dir.to_path_buf(),
                 simulator: simulator.clone(),
                 sidecar: sidecar.addrs[0],
                 tracker: tracker.listen,
@@ -261,56 +365,20 @@ pub fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     print_guide(
-        &dir,
+        dir,
         &simulator,
         &sidecar.addrs[0],
         &tracker_url,
         &rpc_1,
         &rpc_2,
     );
-
-    // Run until a signal, or until a child stops on its own.
-    let stopped = runtime.block_on(async {
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return None,
-                _ = tick.tick() => {
-                    for managed in [&mut sim, &mut replica_1, &mut replica_2] {
-                        if let Some(status) = managed.exited() {
-                            let name = managed.name().to_string();
-                            return Some((name, status, managed.process.log_path().to_path_buf()));
-                        }
-                    }
-                }
-            }
-        }
-    });
-    println!("stopping...");
-    cancel.cancel();
-    for managed in [&mut replica_2, &mut replica_1, &mut sim] {
-        managed.stop();
-    }
-    runtime.block_on(async {
-        let _ = tokio::time::timeout(STOP_TIMEOUT, async {
-            let _ = sidecar.join().await;
-            let _ = tracker.join().await;
-        })
-        .await;
-    });
-    match stopped {
-        None => {
-            println!("stopped; logs and state are in {}", dir.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Some((name, status, log)) => {
-            eprintln!(
-                "the {name} stopped unexpectedly ({status}); see {}",
-                log.display()
-            );
-            Ok(ExitCode::FAILURE)
-        }
-    }
+    Ok(Cluster {
+        sim,
+        replica_1,
+        replica_2,
+        sidecar,
+        tracker,
+    })
 }
 
 fn print_guide(

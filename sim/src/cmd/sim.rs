@@ -52,7 +52,7 @@ pub struct SimArgs {
     /// Directory the snapshot archive of the initial state is written into.
     #[arg(long, value_name = "DIR")]
     pub snapshot_dir: PathBuf,
-    /// Slots to produce; 0 or absent: until Ctrl-C. The server keeps serving afterwards.
+    /// Slots to produce (default, or 0: until Ctrl-C). The server keeps serving afterwards.
     #[arg(long, value_name = "N")]
     pub slots: Option<u64>,
     /// Milliseconds per slot (0: as fast as possible) [default: 400].
@@ -70,11 +70,11 @@ pub struct SimArgs {
     /// The plugin's delta log directory [default: a temporary directory, removed on exit].
     #[arg(long, value_name = "DIR")]
     pub plugin_data_dir: Option<PathBuf>,
-    /// Address of the plugin's Prometheus `/metrics` endpoint.
+    /// Address of the plugin's Prometheus `/metrics` endpoint; default: none.
     #[arg(long, value_name = "ADDR")]
     pub metrics_bind: Option<SocketAddr>,
     /// Once listening, write {"replication", "identity", "snapshot", "snapshotSlot",
-    /// "metrics"} (and "adminRpc" with --ledger) as JSON to this file.
+    /// "metrics"} (and "adminRpc" with --ledger) as JSON to this file; default: none.
     #[arg(long, value_name = "PATH")]
     pub ready_file: Option<PathBuf>,
     /// The snapshot slot the simulation starts from [default: 1000].
@@ -87,7 +87,7 @@ pub struct SimArgs {
     #[arg(long, value_name = "N")]
     pub transactions_per_slot: Option<usize>,
     /// Also write a full snapshot archive of the state every N slots into --snapshot-dir (once
-    /// that slot is rooted), as a validator does; 0 or absent: only the initial one.
+    /// that slot is rooted), as a validator does; default (or 0): only the initial one.
     #[arg(long, value_name = "N")]
     pub snapshot_interval_slots: Option<u64>,
     /// Periodic archives kept (the initial one is always kept) [default: 2].
@@ -99,15 +99,16 @@ pub struct SimArgs {
     pub without_lattice_hash: bool,
     /// Testing only: tell the plugin of one extra account write in the first main-chain slot
     /// at or after SLOT that the state does not hold, so replicas diverge from the validator
-    /// (and its snapshots) there.
+    /// (and its snapshots) there. Default: none.
     #[arg(long, value_name = "SLOT")]
     pub corrupt_slot: Option<u64>,
     /// Pace slots from this unix time in milliseconds instead of the start: simulators given
     /// the same value produce each slot at the same time, and one started later catches up
-    /// at once (as a restarted validator does).
+    /// at once (as a restarted validator does). Default: from the start.
     #[arg(long, value_name = "UNIX_MS")]
     pub clock_start_ms: Option<u64>,
-    /// The validator's ledger: Agave's admin RPC on `<ledger>/admin.rpc` and the tower files.
+    /// The validator's ledger: Agave's admin RPC on `<ledger>/admin.rpc` and the tower files;
+    /// default: none (no admin RPC, no towers).
     #[arg(long, value_name = "DIR")]
     pub ledger: Option<PathBuf>,
     /// The identity the simulated validator votes with (the staked identity) [default:

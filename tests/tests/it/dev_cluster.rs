@@ -76,7 +76,7 @@ fn dev_cluster_serves_two_chained_replicas_and_stops_cleanly() {
         .arg("--ready-file")
         .arg(&ready)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("dev.err")).unwrap())
         .spawn()
         .unwrap();
     let deadline = started + Duration::from_secs(30);
@@ -155,6 +155,21 @@ fn dev_cluster_serves_two_chained_replicas_and_stops_cleanly() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
+    // A healthy start warns about nothing, in any process's log.
+    let cluster = dir.path().join("cluster");
+    for log in ["simulator.log", "replica-1.log", "replica-2.log"]
+        .map(|name| cluster.join(name))
+        .into_iter()
+        .chain([dir.path().join("dev.err")])
+    {
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            !text.contains(" WARN ") && !text.contains(" ERROR "),
+            "{}:\n{text}",
+            log.display()
+        );
+    }
+
     // Ctrl-C leaves no process behind.
     let spawned = children(dev.id());
     assert_eq!(spawned.len(), 3, "simulator and two replicas: {spawned:?}");
@@ -172,6 +187,97 @@ fn dev_cluster_serves_two_chained_replicas_and_stops_cleanly() {
         assert!(Instant::now() < stop_deadline, "replica dev did not stop");
         std::thread::sleep(Duration::from_millis(50));
     }
+    for pid in spawned {
+        assert!(!alive(pid), "process {pid} survived Ctrl-C");
+    }
+}
+
+#[test]
+fn dev_refuses_a_taken_port_at_once_and_stops_quietly_on_ctrl_c_during_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    // A taken port: refused before anything starts, naming the address and the flag.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = Command::new(bin::path("replica"))
+        .args([
+            "dev",
+            "--rpc-bind",
+            &addr,
+            "--second-rpc-bind",
+            "127.0.0.1:0",
+            "--dir",
+        ])
+        .arg(dir.path().join("refused"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(&addr) && stderr.contains("--rpc-bind"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "one error line: {stderr}");
+    assert!(!dir.path().join("refused").exists(), "nothing started");
+
+    // Ctrl-C while replica 1 starts: everything stops at once, quietly, successfully.
+    let out = dir.path().join("dev.out");
+    let err = dir.path().join("dev.err");
+    let mut dev = Command::new(bin::path("replica"))
+        .args([
+            "dev",
+            "--rpc-bind",
+            "127.0.0.1:0",
+            "--second-rpc-bind",
+            "127.0.0.1:0",
+            "--dir",
+        ])
+        .arg(dir.path().join("cluster"))
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&out)
+        .unwrap()
+        .contains("starting replica 1")
+    {
+        assert!(Instant::now() < deadline, "replica dev did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let spawned = children(dev.id());
+    assert!(!spawned.is_empty(), "the simulator runs");
+    let interrupted = Instant::now();
+    #[allow(unsafe_code)]
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(dev.id() as libc::pid_t, libc::SIGINT);
+    }
+    let status = loop {
+        if let Some(status) = dev.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            interrupted.elapsed() < Duration::from_secs(15),
+            "replica dev did not stop after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = std::fs::read_to_string(&out).unwrap();
+    let stderr = std::fs::read_to_string(&err).unwrap();
+    assert!(status.success(), "{status}\n{stdout}\n{stderr}");
+    assert!(
+        stdout
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("stopped"),
+        "{stdout}"
+    );
+    assert!(
+        !stderr.contains("error") && !stderr.contains(" WARN "),
+        "{stderr}"
+    );
     for pid in spawned {
         assert!(!alive(pid), "process {pid} survived Ctrl-C");
     }

@@ -157,7 +157,8 @@ impl RpcConfig {
 /// JSON-RPC flags of `replica run`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RpcArgs {
-    /// Serve JSON-RPC over HTTP on this address (port 0 picks a free port).
+    /// Serve JSON-RPC over HTTP on this address (port 0 picks a free port); default: no
+    /// JSON-RPC.
     #[arg(long)]
     pub rpc_bind: Option<SocketAddr>,
     /// Most pubkeys per getMultipleAccounts call [default: 100].
@@ -173,7 +174,8 @@ pub struct RpcArgs {
     /// for this many seconds [default: 5].
     #[arg(long, value_name = "SECS")]
     pub health_max_slot_age: Option<u64>,
-    /// A JSON-RPC node whose confirmed slot counts as the cluster's for health.
+    /// A JSON-RPC node whose confirmed slot counts as the cluster's for health; default: the
+    /// trackers' newest snapshot slot.
     #[arg(long, value_name = "URL")]
     pub health_reference: Option<String>,
     /// Abort a scan whose accumulated results exceed this many MiB with -32012, as Agave's
@@ -189,13 +191,15 @@ pub struct RpcArgs {
     /// Reader threads for getAccountInfo, getMultipleAccounts and getBalance [default: 2].
     #[arg(long, value_name = "N")]
     pub rpc_point_read_threads: Option<usize>,
-    /// Forward methods outside the account subset to this full node (http(s) URL).
+    /// Forward methods outside the account subset to this full node (http(s) URL); default:
+    /// they get -32601 "Method not found".
     #[arg(long, value_name = "URL")]
     pub rpc_fallback: Option<String>,
     /// Serve the methods Agave removed in 2.0 with their last shapes.
     #[arg(long)]
     pub legacy_rpc: bool,
-    /// The cluster's genesis hash (base58), answered by getGenesisHash.
+    /// The cluster's genesis hash (base58), answered by getGenesisHash; default: getGenesisHash
+    /// answers an error (a snapshot does not carry it).
     #[arg(long, value_name = "HASH")]
     pub genesis_hash: Option<String>,
     /// Never compress responses (by default gzip when the client sends Accept-Encoding: gzip).
