@@ -168,6 +168,7 @@ mod tests {
             "getMinimumBalanceForRentExemption",
             "getEpochSchedule",
             "getEpochInfo",
+            "getTransactionCount",
             "getInflationGovernor",
             "getInflationRate",
             "getLatestBlockhash",
