@@ -67,6 +67,7 @@ pub struct ReplicaConfig {
     pub accounts_index: AccountsIndexSection,
     pub store: StoreSection,
     pub rpc: crate::rpc::RpcConfig,
+    pub pubsub: crate::rpc::PubSubConfig,
     pub replication: ReplicationSection,
     /// Trackers to bootstrap through when the ledger holds no store (or a new bootstrap is
     /// needed): base URLs such as `http://tracker:8458`.
@@ -171,6 +172,7 @@ impl Default for ReplicaConfig {
             accounts_index: AccountsIndexSection::default(),
             store: StoreSection::default(),
             rpc: crate::rpc::RpcConfig::default(),
+            pubsub: crate::rpc::PubSubConfig::default(),
             replication: ReplicationSection::default(),
             trackers: Vec::new(),
             trusted_snapshot_sources: Vec::new(),

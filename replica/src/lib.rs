@@ -4,6 +4,7 @@
 pub mod bank;
 pub mod cmd;
 pub mod config;
+pub mod feed;
 pub mod health;
 pub mod metrics;
 pub mod node;

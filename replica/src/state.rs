@@ -7,6 +7,7 @@
 use {
     crate::{
         bank::{BankView, overlay::Overlay},
+        feed::{FEED_CAPACITY, FeedSender, SlotEvent},
         metrics::{GaugeValues, ReplicaMetrics},
         store::{AccountsStore, BankFields, StoreError},
     },
@@ -86,6 +87,8 @@ pub struct NodeStatus {
     reference: Mutex<Option<(Slot, Instant)>>,
     bootstrap: RwLock<BootstrapStatus>,
     verification: RwLock<Verification>,
+    /// Slots as they are confirmed and rooted, for PubSub.
+    feed: FeedSender,
 }
 
 impl NodeStatus {
@@ -103,7 +106,19 @@ impl NodeStatus {
             reference: Mutex::default(),
             bootstrap: RwLock::default(),
             verification: RwLock::default(),
+            feed: tokio::sync::broadcast::Sender::new(FEED_CAPACITY),
         }
+    }
+
+    /// Publishes slot events in order (dropped when nobody listens).
+    pub fn publish(&self, events: impl IntoIterator<Item = SlotEvent>) {
+        for event in events {
+            let _ = self.feed.send(Arc::new(event));
+        }
+    }
+
+    pub fn subscribe_feed(&self) -> tokio::sync::broadcast::Receiver<Arc<SlotEvent>> {
+        self.feed.subscribe()
     }
 
     pub fn identity(&self) -> &Pubkey {

@@ -11,3 +11,4 @@ pub mod process;
 pub mod replica;
 pub mod rpc;
 pub mod s3;
+pub mod ws;

@@ -7,7 +7,7 @@ use {
     solana_hash::Hash,
     solana_pubkey::Pubkey,
     std::{
-        collections::{BTreeMap, HashMap},
+        collections::{BTreeMap, HashMap, HashSet},
         sync::Arc,
     },
 };
@@ -78,6 +78,8 @@ pub struct Overlay {
     slots: BTreeMap<(Slot, Hash), Arc<OverlaySlot>>,
     /// The newest confirmed slot whose chain down to the root is complete.
     confirmed_tip: Option<(Slot, Hash)>,
+    /// Banks already announced as confirmed (above the root).
+    announced: HashSet<(Slot, Hash)>,
 }
 
 impl Overlay {
@@ -140,12 +142,18 @@ impl Overlay {
         self.confirmed_tip = Some(tip);
     }
 
+    /// Marks a bank as announced confirmed; `true` the first time.
+    pub fn announce(&mut self, slot: &OverlaySlot) -> bool {
+        self.announced.insert((slot.meta.slot, slot.meta.blockhash))
+    }
+
     pub fn confirmed_tip(&self) -> Option<(Slot, Hash)> {
         self.confirmed_tip
     }
 
     /// Drops slots at or below the new root and those that do not descend from it.
     pub fn prune(&mut self, root: Slot, root_blockhash: &Hash) {
+        self.announced.retain(|(slot, _)| *slot > root);
         let mut keep: HashMap<Slot, Hash> = HashMap::from([(root, *root_blockhash)]);
         let entries: Vec<(Slot, Hash, Slot)> = self
             .slots

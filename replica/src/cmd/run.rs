@@ -194,6 +194,7 @@ impl RunArgs {
             config.metrics_bind = self.metrics_bind;
         }
         self.rpc.apply(&mut config.rpc);
+        self.rpc.apply_pubsub(&mut config.pubsub);
         if !self.upstreams.is_empty() {
             config.replication.upstreams = self.upstreams.clone();
         }

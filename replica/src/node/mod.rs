@@ -15,7 +15,7 @@ use {
     crate::{
         config::{ConfigError, ReplicaConfig},
         health,
-        rpc::{RpcServer, RpcStartError},
+        rpc::{PubSubServer, PubSubStartError, RpcServer, RpcStartError},
         serve::ReplicaSource,
         snapshot,
         state::{BootstrapStatus, NodeStatus, ReplicaState, ServedState},
@@ -85,6 +85,8 @@ pub enum NodeError {
     NoRoot,
     #[error(transparent)]
     Rpc(#[from] RpcStartError),
+    #[error(transparent)]
+    PubSub(#[from] PubSubStartError),
     #[error("serving replication on {addr}: {reason}")]
     Replication { addr: SocketAddr, reason: String },
     #[error("binding metrics on {addr}: {source}")]
@@ -111,6 +113,7 @@ struct ReadyInfo {
     capitalization: u64,
     identity: String,
     rpc: Option<SocketAddr>,
+    pubsub: Option<SocketAddr>,
     replication: Option<SocketAddr>,
     metrics: Option<SocketAddr>,
 }
@@ -118,6 +121,7 @@ struct ReadyInfo {
 #[derive(Debug, Default, Clone, Copy)]
 struct Listeners {
     rpc: Option<SocketAddr>,
+    pubsub: Option<SocketAddr>,
     replication: Option<SocketAddr>,
     metrics: Option<SocketAddr>,
 }
@@ -126,6 +130,7 @@ struct Listeners {
 #[derive(Debug, Default)]
 struct Bound {
     rpc: Option<std::net::TcpListener>,
+    pubsub: Option<std::net::TcpListener>,
     replication: Option<std::net::UdpSocket>,
 }
 
@@ -234,6 +239,12 @@ impl Node {
     /// Binds the JSON-RPC and replication sockets.
     fn bind(&self) -> Result<Bound, NodeError> {
         let rpc = self.config.rpc.bind.map(RpcServer::bind).transpose()?;
+        let pubsub = self
+            .config
+            .pubsub
+            .resolve_bind(self.config.rpc.bind)
+            .map(PubSubServer::bind)
+            .transpose()?;
         let replication = self
             .config
             .replication
@@ -245,7 +256,11 @@ impl Node {
                 })
             })
             .transpose()?;
-        Ok(Bound { rpc, replication })
+        Ok(Bound {
+            rpc,
+            pubsub,
+            replication,
+        })
     }
 
     /// The store of the first serving period: reopened, or loaded from archives (fetched when
@@ -388,7 +403,7 @@ impl Node {
                 return Err(error);
             }
         };
-        tracing::info!(rpc = ?listeners.rpc, replication = ?listeners.replication, metrics = ?listeners.metrics, "replica running");
+        tracing::info!(rpc = ?listeners.rpc, pubsub = ?listeners.pubsub, replication = ?listeners.replication, metrics = ?listeners.metrics, "replica running");
         loop {
             let state = served.load();
             let period = cancel.child_token();
@@ -574,6 +589,17 @@ impl Node {
             listeners.rpc = Some(rpc.local_addr);
             services.rpc = Some(rpc);
         }
+        if let Some(listener) = bound.pubsub {
+            let pubsub = PubSubServer::spawn_on(
+                listener,
+                served.clone(),
+                config.pubsub.clone(),
+                &registry,
+                cancel.clone(),
+            )?;
+            listeners.pubsub = Some(pubsub.local_addr);
+            services.pubsub = Some(pubsub);
+        }
         if let Some(socket) = bound.replication {
             let addr = socket
                 .local_addr()
@@ -754,6 +780,7 @@ struct Services {
     /// The upstream list as the etcd watch publishes it (`--upstream-from-etcd`).
     upstream_updates: Option<watch::Receiver<Vec<Upstream>>>,
     rpc: Option<RpcServer>,
+    pubsub: Option<PubSubServer>,
     replication: Option<ReplicationServer>,
     metrics: Option<MetricsServer>,
     tasks: Vec<JoinHandle<()>>,
@@ -765,6 +792,7 @@ impl Services {
         let Self {
             upstream_updates: _,
             rpc,
+            pubsub,
             replication,
             metrics,
             tasks,
@@ -775,6 +803,9 @@ impl Services {
             }
             if let Some(rpc) = rpc {
                 rpc.join().await;
+            }
+            if let Some(pubsub) = pubsub {
+                pubsub.join().await;
             }
             if let Some(server) = replication {
                 server.join().await;
@@ -869,6 +900,7 @@ fn write_ready(
             capitalization: root.capitalization,
             identity: identity.to_string(),
             rpc: listeners.rpc,
+            pubsub: listeners.pubsub,
             replication: listeners.replication,
             metrics: listeners.metrics,
         },

@@ -1,24 +1,20 @@
-//! Agave-compatible JSON-RPC over HTTP for the account-read subset.
+//! Agave-compatible JSON-RPC over HTTP for the account-read subset, and Agave's PubSub over
+//! WebSocket.
 //!
 //! Three layers, each importing only those below it:
 //! - [`methods`]: the methods, grouped by what they read, registered in the server's registry;
+//!   beside them `pubsub`: subscriptions, the notifications built from the slot feed, and
+//!   their WebSocket server (on jsonrpsee);
 //! - `read`: what methods read with (commitment → bank, sysvars, encodings, filters, token
 //!   helpers, index-routed scans), shared with PubSub;
 //! - `server`: HTTP, the JSON-RPC envelope, params, registry, replies, errors, metrics,
 //!   fallback and the blocking pools; it never names a method.
 
 mod methods;
+mod pubsub;
 mod read;
 mod server;
 
-pub use server::config::{
-    DEFAULT_BLOCKING_THREADS, DEFAULT_BODY_TIMEOUT_SECS, DEFAULT_HEADER_TIMEOUT_SECS,
-    DEFAULT_HEALTH_CHECK_SLOT_DISTANCE, DEFAULT_HEALTH_MAX_SLOT_AGE_SECS,
-    DEFAULT_MAX_CONCURRENT_SCANS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MULTIPLE_ACCOUNTS,
-    DEFAULT_MAX_REQUEST_BODY_SIZE, DEFAULT_POINT_READ_QUEUE, DEFAULT_POINT_READ_THREADS,
-    DEFAULT_SCAN_RESULTS_LIMIT_MB, DEFAULT_SCAN_TIMEOUT_SECS, DEFAULT_WRITE_TIMEOUT_SECS, RpcArgs,
-    RpcConfig,
-};
 use {
     crate::state::ServedState,
     methods::{MethodContext, Methods, point_reads::PointReads},
@@ -28,6 +24,19 @@ use {
     solana_hash::Hash,
     std::{net::SocketAddr, str::FromStr, sync::Arc},
     tokio_util::sync::CancellationToken,
+};
+pub use {
+    pubsub::{PubSubServer, PubSubStartError},
+    server::config::{
+        DEFAULT_BLOCKING_THREADS, DEFAULT_BODY_TIMEOUT_SECS, DEFAULT_HEADER_TIMEOUT_SECS,
+        DEFAULT_HEALTH_CHECK_SLOT_DISTANCE, DEFAULT_HEALTH_MAX_SLOT_AGE_SECS,
+        DEFAULT_MAX_CONCURRENT_SCANS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MULTIPLE_ACCOUNTS,
+        DEFAULT_MAX_REQUEST_BODY_SIZE, DEFAULT_POINT_READ_QUEUE, DEFAULT_POINT_READ_THREADS,
+        DEFAULT_PUBSUB_MAX_ACTIVE_SUBSCRIPTIONS, DEFAULT_PUBSUB_MAX_CONNECTIONS,
+        DEFAULT_PUBSUB_MAX_QUEUED_BYTES, DEFAULT_PUBSUB_QUEUE_CAPACITY_BYTES,
+        DEFAULT_PUBSUB_QUEUE_CAPACITY_ITEMS, DEFAULT_SCAN_RESULTS_LIMIT_MB,
+        DEFAULT_SCAN_TIMEOUT_SECS, DEFAULT_WRITE_TIMEOUT_SECS, PubSubConfig, RpcArgs, RpcConfig,
+    },
 };
 
 /// Why the JSON-RPC server could not start.

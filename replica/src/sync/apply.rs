@@ -5,6 +5,7 @@ use {
     super::SyncError,
     crate::{
         bank::{BankView, overlay::OverlaySlot},
+        feed::{SlotEvent, SlotEventKind},
         state::ReplicaState,
         store::{Account, AccountUpdate, SlotCommit, SlotMeta, StoreError},
     },
@@ -128,13 +129,21 @@ pub(super) fn update_confirmed_tip(state: &ReplicaState, slots: &[SlotInfo]) -> 
         .rev()
         .map(|info| (info.slot, info.blockhash))
         .find(|tip| tip.0 > root && overlay.chain(*tip, root).is_some());
-    match newest {
-        Some(tip) if overlay.confirmed_tip() != Some(tip) => {
-            overlay.set_confirmed_tip(tip);
-            true
-        }
-        _ => false,
-    }
+    let Some(tip) = newest.filter(|tip| overlay.confirmed_tip() != Some(*tip)) else {
+        return false;
+    };
+    overlay.set_confirmed_tip(tip);
+    // Every bank of the new tip's chain not announced yet, oldest first.
+    let mut chain = overlay.chain(tip, root).unwrap_or_default();
+    chain.reverse();
+    let events: Vec<SlotEvent> = chain
+        .into_iter()
+        .filter(|slot| overlay.announce(slot))
+        .map(|slot| SlotEvent::new(SlotEventKind::Confirmed, slot, root))
+        .collect();
+    drop(overlay);
+    state.node().publish(events);
+    true
 }
 
 /// Commits the chain up to the rooted bank (`slot`, `blockhash`) in one atomic batch, then drops
@@ -210,10 +219,25 @@ pub(super) fn commit_root(
         commit_ms = commit_seconds * 1e3,
         "committed root"
     );
-    state
-        .overlay()
-        .write()
-        .expect("overlay lock")
-        .prune(slot, &blockhash);
+    let mut overlay = state.overlay().write().expect("overlay lock");
+    // Each rooted bank, oldest first; one never announced as confirmed is announced first.
+    let mut events = Vec::with_capacity(chain.len() * 2);
+    for rooted in &chain {
+        if overlay.announce(rooted) {
+            events.push(SlotEvent::new(
+                SlotEventKind::Confirmed,
+                rooted.clone(),
+                root,
+            ));
+        }
+        events.push(SlotEvent::new(
+            SlotEventKind::Rooted,
+            rooted.clone(),
+            rooted.meta.slot,
+        ));
+    }
+    overlay.prune(slot, &blockhash);
+    drop(overlay);
+    state.node().publish(events);
     Ok(true)
 }

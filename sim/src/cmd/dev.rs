@@ -56,6 +56,7 @@ struct DevReady {
     sidecar: SocketAddr,
     tracker: SocketAddr,
     rpc: Vec<SocketAddr>,
+    pubsub: Vec<SocketAddr>,
     metrics: Vec<Option<String>>,
 }
 
@@ -141,6 +142,17 @@ pub fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     // Ports first: a taken port fails at once, before anything starts.
     check_free(args.rpc_bind, "--rpc-bind")?;
     check_free(args.second_rpc_bind, "--second-rpc-bind")?;
+    // Each replica's PubSub listens on its JSON-RPC port + 1, as Agave's does.
+    for (rpc, flag) in [
+        (args.rpc_bind, "--rpc-bind"),
+        (args.second_rpc_bind, "--second-rpc-bind"),
+    ] {
+        if rpc.port() != 0 {
+            let mut pubsub = rpc;
+            pubsub.set_port(rpc.port().saturating_add(1));
+            check_free(pubsub, flag)?;
+        }
+    }
     let dir = args
         .dir
         .clone()
@@ -348,6 +360,8 @@ fn start(
 
     let rpc_1 = field(&ready_1, "rpc")?;
     let rpc_2 = field(&ready_2, "rpc")?;
+    let pubsub_1 = field(&ready_1, "pubsub")?;
+    let pubsub_2 = field(&ready_2, "pubsub")?;
     if let Some(path) = &args.ready_file {
         common::ready::write(
             path,
@@ -357,6 +371,7 @@ fn start(
                 sidecar: sidecar.addrs[0],
                 tracker: tracker.listen,
                 rpc: vec![rpc_1.parse()?, rpc_2.parse()?],
+                pubsub: vec![pubsub_1.parse()?, pubsub_2.parse()?],
                 metrics: vec![
                     ready_1["metrics"].as_str().map(str::to_string),
                     ready_2["metrics"].as_str().map(str::to_string),
@@ -369,8 +384,8 @@ fn start(
         &simulator,
         &sidecar.addrs[0],
         &tracker_url,
-        &rpc_1,
-        &rpc_2,
+        [&rpc_1, &rpc_2],
+        [&pubsub_1, &pubsub_2],
     );
     Ok(Cluster {
         sim,
@@ -386,8 +401,8 @@ fn print_guide(
     simulator: &str,
     sidecar: &SocketAddr,
     tracker: &str,
-    rpc_1: &str,
-    rpc_2: &str,
+    [rpc_1, rpc_2]: [&str; 2],
+    [pubsub_1, pubsub_2]: [&str; 2],
 ) {
     println!(
         r#"
@@ -397,6 +412,8 @@ local replica cluster is up
   snapshot tracker                     {tracker}/v1/best_snapshots
   replica 1 JSON-RPC                   http://{rpc_1}   (follows the simulator)
   replica 2 JSON-RPC                   http://{rpc_2}   (follows replica 1)
+  replica 1 PubSub (WebSocket)         ws://{pubsub_1}
+  replica 2 PubSub (WebSocket)         ws://{pubsub_2}
   logs and state                       {}
 
 try:

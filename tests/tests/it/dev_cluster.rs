@@ -8,7 +8,7 @@ use {
         process::{Command, Stdio},
         time::{Duration, Instant},
     },
-    tests::{bin, rpc::RpcClient},
+    tests::{bin, rpc::RpcClient, ws::WsClient},
 };
 
 /// Pids of the direct children of `parent`, from /proc.
@@ -100,6 +100,13 @@ fn dev_cluster_serves_two_chained_replicas_and_stops_cleanly() {
         .iter()
         .map(|addr| RpcClient::new(&format!("http://{}/", addr.as_str().unwrap())))
         .collect();
+    // Both serve PubSub, listed in the ready file: a slot subscription is notified.
+    for addr in info["pubsub"].as_array().unwrap() {
+        let mut ws = WsClient::connect(addr.as_str().unwrap().parse().unwrap()).unwrap();
+        ws.subscribe(1, "slotSubscribe", json!([]));
+        let notification = ws.recv_json(Duration::from_secs(10)).unwrap();
+        assert_eq!(notification["method"], "slotNotification", "{notification}");
+    }
     // Both answer for the Clock sysvar, which the simulator rewrites every slot, and the slot
     // advances.
     let mut first = Vec::new();

@@ -9,6 +9,7 @@ mod failover;
 mod fleet;
 mod kill_campaign;
 mod load_balancer;
+mod pubsub;
 mod replication;
 mod rpc_golden;
 mod rpc_hostile;

@@ -44,6 +44,72 @@ pub const DEFAULT_WRITE_TIMEOUT_SECS: u64 = 30;
 /// Seconds a scan may read before it is aborted with -32012 (0: no limit).
 pub const DEFAULT_SCAN_TIMEOUT_SECS: u64 = 120;
 
+/// Agave's `--rpc-pubsub-max-active-subscriptions` default.
+pub const DEFAULT_PUBSUB_MAX_ACTIVE_SUBSCRIPTIONS: usize = 1_000_000;
+/// Notifications queued for one PubSub connection before it counts as too slow and is
+/// disconnected.
+pub const DEFAULT_PUBSUB_QUEUE_CAPACITY_ITEMS: usize = 100_000;
+/// Bytes of notifications queued for one PubSub connection before it is disconnected.
+pub const DEFAULT_PUBSUB_QUEUE_CAPACITY_BYTES: usize = 16 * 1024 * 1024;
+/// Bytes of notifications queued over all PubSub connections; past it, a connection that is
+/// behind is disconnected rather than queued for.
+pub const DEFAULT_PUBSUB_MAX_QUEUED_BYTES: usize = 1024 * 1024 * 1024;
+/// Open PubSub WebSocket connections at once; more are refused.
+pub const DEFAULT_PUBSUB_MAX_CONNECTIONS: usize = 4096;
+
+/// The `[pubsub]` section: Agave's PubSub (WebSocket subscriptions) beside JSON-RPC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PubSubConfig {
+    /// Serve PubSub whenever JSON-RPC is served.
+    pub enabled: bool,
+    /// Address of the WebSocket listener; default the JSON-RPC address with its port + 1 (a
+    /// free port when JSON-RPC's port is 0), as Agave does.
+    pub bind: Option<SocketAddr>,
+    /// Subscriptions open at once over all connections; more are refused.
+    pub max_active_subscriptions: usize,
+    /// Notifications queued for one connection before it is disconnected as too slow.
+    pub queue_capacity_items: usize,
+    /// Bytes of notifications queued for one connection before it is disconnected.
+    pub queue_capacity_bytes: usize,
+    /// Bytes of notifications queued over all connections.
+    pub max_queued_bytes: usize,
+    /// Open WebSocket connections at once.
+    pub max_connections: usize,
+}
+
+impl Default for PubSubConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bind: None,
+            max_active_subscriptions: DEFAULT_PUBSUB_MAX_ACTIVE_SUBSCRIPTIONS,
+            queue_capacity_items: DEFAULT_PUBSUB_QUEUE_CAPACITY_ITEMS,
+            queue_capacity_bytes: DEFAULT_PUBSUB_QUEUE_CAPACITY_BYTES,
+            max_queued_bytes: DEFAULT_PUBSUB_MAX_QUEUED_BYTES,
+            max_connections: DEFAULT_PUBSUB_MAX_CONNECTIONS,
+        }
+    }
+}
+
+impl PubSubConfig {
+    /// Where PubSub listens given the JSON-RPC address: none without JSON-RPC or when
+    /// disabled.
+    pub fn resolve_bind(&self, rpc: Option<SocketAddr>) -> Option<SocketAddr> {
+        if !self.enabled {
+            return None;
+        }
+        self.bind.or_else(|| {
+            rpc.map(|mut addr| {
+                if addr.port() != 0 {
+                    addr.set_port(addr.port().saturating_add(1));
+                }
+                addr
+            })
+        })
+    }
+}
+
 /// The `[rpc]` section of the configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -223,9 +289,67 @@ pub struct RpcArgs {
     /// [default: 120].
     #[arg(long, value_name = "SECS")]
     pub rpc_scan_timeout_secs: Option<u64>,
+    /// Serve PubSub (WebSocket subscriptions) on this address; default the JSON-RPC port + 1
+    /// (a free port when the JSON-RPC port is 0).
+    #[arg(long, value_name = "ADDR")]
+    pub rpc_pubsub_bind: Option<SocketAddr>,
+    /// Serve no PubSub WebSocket.
+    #[arg(long)]
+    pub no_rpc_pubsub: bool,
+    /// Subscriptions open at once over all connections; more get Agave's "subscription limit
+    /// reached" error [default: 1000000].
+    #[arg(long, value_name = "N")]
+    pub rpc_pubsub_max_active_subscriptions: Option<usize>,
+    /// Notifications queued for one connection before it is disconnected as too slow
+    /// [default: 100000].
+    #[arg(long, value_name = "N")]
+    pub rpc_pubsub_queue_capacity_items: Option<usize>,
+    /// Bytes of notifications queued for one connection before it is disconnected as too slow
+    /// [default: 16777216].
+    #[arg(long, value_name = "BYTES")]
+    pub rpc_pubsub_queue_capacity_bytes: Option<usize>,
+    /// Bytes of notifications queued over all connections; past it a connection that is
+    /// behind is disconnected [default: 1073741824].
+    #[arg(long, value_name = "BYTES")]
+    pub rpc_pubsub_max_queued_bytes: Option<usize>,
+    /// Open PubSub WebSocket connections at once; more are refused [default: 4096].
+    #[arg(long, value_name = "N")]
+    pub rpc_pubsub_max_connections: Option<usize>,
 }
 
 impl RpcArgs {
+    pub fn apply_pubsub(&self, config: &mut PubSubConfig) {
+        if self.rpc_pubsub_bind.is_some() {
+            config.bind = self.rpc_pubsub_bind;
+        }
+        if self.no_rpc_pubsub {
+            config.enabled = false;
+        }
+        for (target, flag) in [
+            (
+                &mut config.max_active_subscriptions,
+                self.rpc_pubsub_max_active_subscriptions,
+            ),
+            (
+                &mut config.queue_capacity_items,
+                self.rpc_pubsub_queue_capacity_items,
+            ),
+            (
+                &mut config.queue_capacity_bytes,
+                self.rpc_pubsub_queue_capacity_bytes,
+            ),
+            (
+                &mut config.max_queued_bytes,
+                self.rpc_pubsub_max_queued_bytes,
+            ),
+            (&mut config.max_connections, self.rpc_pubsub_max_connections),
+        ] {
+            if let Some(value) = flag {
+                *target = value;
+            }
+        }
+    }
+
     pub fn apply(&self, config: &mut RpcConfig) {
         if let Some(bind) = self.rpc_bind {
             config.bind = Some(bind);
@@ -317,5 +441,36 @@ mod tests {
         assert!(config.legacy_rpc);
         assert_eq!(config.scan_limit_bytes(), None);
         assert!(toml::from_str::<RpcConfig>("max_multiple = 5").is_err());
+    }
+
+    #[test]
+    fn pubsub_listens_next_to_json_rpc_unless_told() {
+        let config = PubSubConfig::default();
+        let rpc: SocketAddr = "127.0.0.1:8899".parse().unwrap();
+        assert_eq!(
+            config.resolve_bind(Some(rpc)),
+            Some("127.0.0.1:8900".parse().unwrap())
+        );
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        assert_eq!(config.resolve_bind(Some(any)), Some(any));
+        assert_eq!(config.resolve_bind(None), None);
+        let mut config = PubSubConfig::default();
+        RpcArgs {
+            rpc_pubsub_bind: Some("0.0.0.0:9100".parse().unwrap()),
+            rpc_pubsub_max_connections: Some(3),
+            ..RpcArgs::default()
+        }
+        .apply_pubsub(&mut config);
+        assert_eq!(
+            config.resolve_bind(Some(rpc)),
+            Some("0.0.0.0:9100".parse().unwrap())
+        );
+        assert_eq!(config.max_connections, 3);
+        RpcArgs {
+            no_rpc_pubsub: true,
+            ..RpcArgs::default()
+        }
+        .apply_pubsub(&mut config);
+        assert_eq!(config.resolve_bind(Some(rpc)), None);
     }
 }

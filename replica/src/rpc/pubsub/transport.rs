@@ -1,0 +1,179 @@
+//! The PubSub listener: HTTP/1.1 WebSocket upgrades served by jsonrpsee, a connection limit,
+//! and a disconnect handle per connection (a client too slow for its queue is cut off alone).
+
+use {
+    super::PubSubShared,
+    hyper_util::rt::{TokioIo, TokioTimer},
+    jsonrpsee::{
+        ConnectionId, Methods,
+        server::{
+            ConnectionState, HttpBody, HttpRequest, HttpResponse, IdProvider, ServerConfig,
+            middleware::rpc::RpcServiceBuilder, stop_channel, ws,
+        },
+        types::SubscriptionId,
+    },
+    std::{
+        convert::Infallible,
+        sync::{
+            Arc, Mutex,
+            atomic::{AtomicU64, Ordering},
+        },
+        time::Duration,
+    },
+    tokio::sync::{OwnedSemaphorePermit, Semaphore},
+    tokio_util::sync::CancellationToken,
+};
+
+/// Agave's PubSub accepts WebSocket messages of at most 4 KiB.
+const MAX_REQUEST_SIZE: u32 = 4096;
+/// Responses to calls (not notifications) are small: ids, booleans, getVersion.
+const MAX_RESPONSE_SIZE: u32 = 64 * 1024;
+/// Messages jsonrpsee buffers per connection; the outbox holds the rest.
+const SINK_CAPACITY: u32 = 64;
+/// Time to send the upgrade request.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Subscription ids as Agave gives them: one counter over all connections, from 0.
+#[derive(Debug, Default)]
+struct SequentialIds(AtomicU64);
+
+impl IdProvider for SequentialIds {
+    fn next_id(&self) -> SubscriptionId<'static> {
+        SubscriptionId::Num(self.0.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+fn server_config() -> ServerConfig {
+    ServerConfig::builder()
+        .ws_only()
+        .max_request_body_size(MAX_REQUEST_SIZE)
+        .max_response_body_size(MAX_RESPONSE_SIZE)
+        .max_subscriptions_per_connection(u32::MAX)
+        .set_message_buffer_capacity(SINK_CAPACITY)
+        .set_id_provider(SequentialIds::default())
+        .build()
+}
+
+pub(super) async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<PubSubShared>,
+    methods: Methods,
+    max_connections: usize,
+    cancel: CancellationToken,
+) {
+    let config = server_config();
+    let permits = Arc::new(Semaphore::new(max_connections));
+    let mut next_connection: usize = 0;
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = cancel.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of descriptors and the like: wait instead of spinning.
+                    tracing::debug!(%error, "PubSub accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            shared.metrics.refused_connections.inc();
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = next_connection;
+        next_connection = next_connection.wrapping_add(1);
+        let (shared, methods, config) = (shared.clone(), methods.clone(), config.clone());
+        let disconnect = cancel.child_token();
+        tokio::spawn(async move {
+            serve_connection(
+                stream, permit, connection, shared, methods, config, disconnect,
+            )
+            .await;
+        });
+    }
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    permit: OwnedSemaphorePermit,
+    connection: usize,
+    shared: Arc<PubSubShared>,
+    methods: Methods,
+    config: ServerConfig,
+    disconnect: CancellationToken,
+) {
+    let permit = Arc::new(Mutex::new(Some(permit)));
+    let service = {
+        let (shared, disconnect) = (shared.clone(), disconnect.clone());
+        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let taken = permit.lock().expect("permit lock").take();
+            let (shared, methods, config, disconnect) = (
+                shared.clone(),
+                methods.clone(),
+                config.clone(),
+                disconnect.clone(),
+            );
+            async move {
+                let Some(permit) = taken else {
+                    return Ok::<_, Infallible>(bad_request());
+                };
+                Ok(upgrade(
+                    request, permit, connection, shared, methods, config, disconnect,
+                )
+                .await)
+            }
+        })
+    };
+    let http = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HANDSHAKE_TIMEOUT)
+        .keep_alive(false)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::select! {
+        _ = http => {}
+        _ = disconnect.cancelled() => {}
+    }
+}
+
+/// Upgrades to a WebSocket served by jsonrpsee; the connection lives until the client closes
+/// it or its outbox disconnects it.
+async fn upgrade(
+    mut request: hyper::Request<hyper::body::Incoming>,
+    permit: OwnedSemaphorePermit,
+    connection: usize,
+    shared: Arc<PubSubShared>,
+    methods: Methods,
+    config: ServerConfig,
+    disconnect: CancellationToken,
+) -> HttpResponse {
+    request
+        .extensions_mut()
+        .insert(ConnectionId::from(connection));
+    let request: HttpRequest<_> = request.map(HttpBody::new);
+    let (stop, server_handle) = stop_channel();
+    let state = ConnectionState::new(stop, connection as u32, permit);
+    match ws::connect(request, config, methods, state, RpcServiceBuilder::new()).await {
+        Ok((response, serve)) => {
+            let outbox = shared.open(connection, disconnect.clone());
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = serve => {}
+                    _ = outbox.disconnected().cancelled() => {}
+                }
+                drop(server_handle);
+                shared.close(connection);
+            });
+            response
+        }
+        Err(response) => response,
+    }
+}
+
+fn bad_request() -> HttpResponse {
+    let mut response = HttpResponse::new(HttpBody::from("one WebSocket per connection\n"));
+    *response.status_mut() = hyper::StatusCode::BAD_REQUEST;
+    response
+}

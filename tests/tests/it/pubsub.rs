@@ -1,0 +1,266 @@
+//! PubSub (WebSocket subscriptions) on a replica that follows the simulator: notifications
+//! against the simulator's own rooted slots and HTTP answers, the real clients (@solana/web3.js,
+//! @solana/kit, solana-py), and hostile clients (bad params, malformed frames, thousands of
+//! subscriptions, the subscription limit, clients that never read).
+
+use {
+    base64::{Engine, prelude::BASE64_STANDARD},
+    serde_json::{Value, json},
+    std::{
+        collections::HashMap,
+        path::Path,
+        process::{Command, Stdio},
+        time::{Duration, Instant},
+    },
+    tests::{
+        cluster::{self, Node, path_arg},
+        ws::WsClient,
+    },
+};
+
+const CLOCK: &str = "SysvarC1ock11111111111111111111111111111111";
+const TOKEN: &str = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA";
+
+fn pubsub_addr(node: &Node) -> std::net::SocketAddr {
+    node.field("pubsub").parse().unwrap()
+}
+
+/// The mint with the most token accounts and one of its accounts (with its lamports).
+fn busiest_mint(node: &Node) -> (String, String, u64) {
+    let accounts = node.rpc().result(
+        "getProgramAccounts",
+        json!([TOKEN, {"encoding": "base64", "filters": [{"dataSize": 165}]}]),
+    );
+    let mut by_mint: HashMap<String, Vec<(String, u64)>> = HashMap::new();
+    for keyed in accounts.as_array().unwrap() {
+        let data = BASE64_STANDARD
+            .decode(keyed["account"]["data"][0].as_str().unwrap())
+            .unwrap();
+        by_mint
+            .entry(bs58::encode(&data[..32]).into_string())
+            .or_default()
+            .push((
+                keyed["pubkey"].as_str().unwrap().to_string(),
+                keyed["account"]["lamports"].as_u64().unwrap(),
+            ));
+    }
+    let (mint, accounts) = by_mint
+        .into_iter()
+        .max_by_key(|(_, accounts)| accounts.len())
+        .expect("token accounts in the simulator's genesis");
+    (mint, accounts[0].0.clone(), accounts[0].1)
+}
+
+/// Messages until `until` says stop or `timeout` passes.
+fn collect(
+    ws: &mut WsClient,
+    timeout: Duration,
+    mut until: impl FnMut(&Value) -> bool,
+) -> Vec<Value> {
+    let deadline = Instant::now() + timeout;
+    let mut messages = Vec::new();
+    while Instant::now() < deadline {
+        match ws.recv_json(Duration::from_millis(500)) {
+            Ok(message) => {
+                let done = until(&message);
+                messages.push(message);
+                if done {
+                    break;
+                }
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(error) => panic!("PubSub connection failed: {error}"),
+        }
+    }
+    messages
+}
+
+fn results(messages: &[Value], subscription: u64) -> impl Iterator<Item = &Value> {
+    messages
+        .iter()
+        .filter(move |message| message["params"]["subscription"] == subscription)
+        .map(|message| &message["params"]["result"])
+}
+
+#[test]
+fn notifications_follow_the_simulator_and_real_clients_receive_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = cluster::sim(dir.path(), 400, 40, &[]);
+    let snapshot = path_arg(&cluster::sim_snapshot(&sim));
+    let replica = cluster::replica(
+        dir.path(),
+        "a",
+        &["--snapshot", &snapshot, "--upstream", &sim.upstream()],
+    );
+    let addr = pubsub_addr(&replica);
+    let (mint, token_account, token_lamports) = busiest_mint(&replica);
+
+    // The real clients run beside this test's own client.
+    let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/js");
+    assert!(
+        js.join("node_modules/@solana/kit").is_dir(),
+        "the JavaScript clients are not installed: run `npm ci` in {}",
+        js.display()
+    );
+    let expectations = dir.path().join("pubsub-expectations.json");
+    std::fs::write(
+        &expectations,
+        json!({"mint": mint, "tokenAccount": token_account, "tokenAccountLamports": token_lamports})
+            .to_string(),
+    )
+    .unwrap();
+    let node = std::env::var("NODE").unwrap_or_else(|_| "node".to_string());
+    let js_client = Command::new(&node)
+        .arg(js.join("pubsub.mjs"))
+        .arg(replica.rpc().url())
+        .arg(format!("ws://{addr}"))
+        .arg(&expectations)
+        .current_dir(&js)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let py_client = Command::new(&python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/python/pubsub.py"))
+        .arg(format!("ws://{addr}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let mut ws = WsClient::connect(addr).unwrap();
+    let slots = ws.subscribe(1, "slotSubscribe", json!([]));
+    let roots = ws.subscribe(2, "rootSubscribe", json!([]));
+    let clock = ws.subscribe(
+        3,
+        "accountSubscribe",
+        json!([CLOCK, {"encoding": "jsonParsed"}]),
+    );
+    let program = ws.subscribe(
+        4,
+        "programSubscribe",
+        json!([TOKEN, {
+            "encoding": "base64+zstd",
+            "commitment": "confirmed",
+            "filters": [{"dataSize": 165}, {"memcmp": {"offset": 0, "bytes": mint}}]
+        }]),
+    );
+    let (last, _) = cluster::sim_finished(&sim);
+    // Until the Clock of the last root (sent after that root's rootNotification).
+    let messages = collect(&mut ws, Duration::from_secs(60), |message| {
+        message["params"]["subscription"] == clock
+            && message["params"]["result"]["context"]["slot"] == last
+    });
+
+    // Every slot the simulator rooted after the first notified one, once each, in order.
+    let notified_roots: Vec<u64> = results(&messages, roots)
+        .map(|root| root.as_u64().unwrap())
+        .collect();
+    let first = *notified_roots.first().expect("root notifications");
+    let expected: Vec<u64> = cluster::rooted(&sim)
+        .into_iter()
+        .map(|(slot, _)| slot)
+        .filter(|slot| *slot >= first && *slot <= last)
+        .collect();
+    assert_eq!(notified_roots, expected);
+    // The Clock is written in every slot: one finalized notification per rooted slot, each the
+    // Clock of its own slot.
+    let clocks: Vec<&Value> = results(&messages, clock).collect();
+    let clock_slots: Vec<u64> = clocks
+        .iter()
+        .map(|result| result["context"]["slot"].as_u64().unwrap())
+        .collect();
+    let missing: Vec<&u64> = expected
+        .iter()
+        .filter(|slot| !clock_slots.contains(slot))
+        .collect();
+    assert!(missing.is_empty(), "no Clock notification at {missing:?}");
+    for result in &clocks {
+        assert_eq!(
+            result["value"]["data"]["parsed"]["info"]["slot"], result["context"]["slot"],
+            "{result}"
+        );
+    }
+    let http = replica.rpc().result(
+        "getAccountInfo",
+        json!([CLOCK, {"encoding": "jsonParsed", "commitment": "finalized"}]),
+    );
+    assert_eq!(http["context"]["slot"], json!(last));
+    assert_eq!(clocks.last().unwrap()["value"], http["value"]);
+    // Slot notifications: increasing, each with its parent and the root at the time.
+    let slot_infos: Vec<&Value> = results(&messages, slots).collect();
+    let notified_slots: Vec<u64> = slot_infos
+        .iter()
+        .map(|info| info["slot"].as_u64().unwrap())
+        .collect();
+    let unannounced: Vec<&u64> = expected
+        .iter()
+        .filter(|slot| **slot > notified_slots[0] && !notified_slots.contains(slot))
+        .collect();
+    assert!(
+        unannounced.is_empty(),
+        "rooted without slotNotification: {unannounced:?}"
+    );
+    for pair in slot_infos.windows(2) {
+        assert!(
+            pair[0]["slot"].as_u64() < pair[1]["slot"].as_u64(),
+            "{pair:?}"
+        );
+    }
+    for info in &slot_infos {
+        assert!(
+            info["parent"].as_u64() < info["slot"].as_u64()
+                && info["root"].as_u64() <= info["slot"].as_u64()
+        );
+    }
+    // Program notifications pass the filters; the last of each account is what HTTP answers.
+    let mut last_of: HashMap<String, &Value> = HashMap::new();
+    for result in results(&messages, program) {
+        let account = &result["value"]["account"];
+        assert_eq!(account["data"][1], "base64+zstd");
+        let data = zstd::decode_all(
+            &BASE64_STANDARD
+                .decode(account["data"][0].as_str().unwrap())
+                .unwrap()[..],
+        )
+        .unwrap();
+        assert_eq!(data.len(), 165);
+        assert_eq!(bs58::encode(&data[..32]).into_string(), mint);
+        last_of.insert(
+            result["value"]["pubkey"].as_str().unwrap().to_string(),
+            account,
+        );
+    }
+    assert!(!last_of.is_empty(), "no program notifications");
+    let mut compared = 0;
+    for (pubkey, notified) in &last_of {
+        let now = replica.rpc().result(
+            "getAccountInfo",
+            json!([pubkey, {"encoding": "base64+zstd", "commitment": "confirmed"}]),
+        );
+        // Closed since, or closed and opened again for another mint: out of the filter, so
+        // not notified (as in Agave).
+        let still_matches = now["value"]["data"][0].as_str().is_some_and(|data| {
+            let data = zstd::decode_all(&BASE64_STANDARD.decode(data).unwrap()[..]).unwrap();
+            data.len() == 165 && bs58::encode(&data[..32]).into_string() == mint
+        });
+        if !still_matches {
+            continue;
+        }
+        assert_eq!(&now["value"], *notified, "{pubkey}");
+        compared += 1;
+    }
+    assert!(compared > 0);
+
+    for (name, client) in [("JavaScript", js_client), ("Python", py_client)] {
+        let output = client.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains(" passed, 0 failed"),
+            "{name} clients:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
