@@ -95,7 +95,13 @@ impl WsClient {
             }
             self.reader.get_ref().set_read_timeout(Some(left))?;
             let mut head = [0u8; 2];
-            self.reader.read_exact(&mut head)?;
+            self.reader.read_exact(&mut head).map_err(|error| {
+                if error.kind() == std::io::ErrorKind::WouldBlock {
+                    std::io::ErrorKind::TimedOut.into()
+                } else {
+                    error
+                }
+            })?;
             let opcode = head[0] & 0x0f;
             let mut len = u64::from(head[1] & 0x7f);
             if len == 126 {

@@ -264,3 +264,220 @@ fn notifications_follow_the_simulator_and_real_clients_receive_them() {
         );
     }
 }
+
+/// The replica's metric `name` (summed over labels), from its /metrics listener.
+fn metric(node: &Node, name: &str) -> f64 {
+    let text = reqwest::blocking::get(format!("http://{}/metrics", node.field("metrics")))
+        .unwrap()
+        .text()
+        .unwrap();
+    text.lines()
+        .filter(|line| line.starts_with(name) && !line.starts_with('#'))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn resident_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+/// The answer to call `id`, skipping notifications.
+fn answer(ws: &mut WsClient, id: u64) -> Value {
+    loop {
+        let message = ws
+            .recv_json(Duration::from_secs(10))
+            .unwrap_or_else(|error| panic!("no answer to call {id}: {error}"));
+        if message["id"] == id {
+            return message;
+        }
+    }
+}
+
+#[test]
+fn hostile_clients_get_agaves_errors_or_a_clean_disconnect() {
+    const LIMIT: usize = 3000;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = cluster::sim(dir.path(), 500, 40, &[]);
+    let snapshot = path_arg(&cluster::sim_snapshot(&sim));
+    let limit = LIMIT.to_string();
+    let replica = cluster::replica(
+        dir.path(),
+        "a",
+        &[
+            "--snapshot",
+            &snapshot,
+            "--upstream",
+            &sim.upstream(),
+            "--metrics-bind",
+            "127.0.0.1:0",
+            "--rpc-pubsub-max-active-subscriptions",
+            &limit,
+            "--rpc-pubsub-queue-capacity-items",
+            "20000",
+        ],
+    );
+    let addr = pubsub_addr(&replica);
+
+    // Bad calls: Agave's codes and messages; the connection stays usable.
+    let mut ws = WsClient::connect(addr).unwrap();
+    let cases = [
+        (
+            "accountSubscribe",
+            json!(["not a key"]),
+            json!({"code": -32602, "message": "Invalid Request: Invalid pubkey provided"}),
+        ),
+        (
+            "accountSubscribe",
+            json!([]),
+            json!({"code": -32602, "message": "`params` should have at least 1 argument(s)"}),
+        ),
+        (
+            "programSubscribe",
+            json!([TOKEN, {"filters": [{"dataSize": 1}, {"dataSize": 2}, {"dataSize": 3}, {"dataSize": 4}, {"dataSize": 5}]}]),
+            json!({"code": -32602, "message": "Invalid params: Too many filters provided; max 4"}),
+        ),
+        (
+            "signatureSubscribe",
+            json!([
+                "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW"
+            ]),
+            json!({"code": -32601, "message": "Method not found"}),
+        ),
+        (
+            "accountUnsubscribe",
+            json!([123456789]),
+            json!({"code": -32602, "message": "Invalid subscription id."}),
+        ),
+    ];
+    for (id, (method, params, error)) in cases.iter().enumerate() {
+        ws.call(id as u64, method, params.clone()).unwrap();
+        let response = answer(&mut ws, id as u64);
+        assert_eq!(response["error"], *error, "{method} {params}: {response}");
+    }
+    ws.call(90, "slotSubscribe", json!([1])).unwrap();
+    let response = answer(&mut ws, 90);
+    assert_eq!(response["error"]["code"], -32602, "{response}");
+    ws.call(91, "rootUnsubscribe", json!(["x"])).unwrap();
+    assert_eq!(answer(&mut ws, 91)["error"]["code"], -32602);
+    ws.send_text("{\"jsonrpc\":\"2.0\",").unwrap();
+    let parse = ws.recv_json(Duration::from_secs(10)).unwrap();
+    assert_eq!(parse["error"]["code"], -32700, "{parse}");
+
+    // Thousands of subscriptions on one connection, then the node's limit.
+    let mut many = WsClient::connect(addr).unwrap();
+    let keys: Vec<String> = (0..2500u32)
+        .map(|i| bs58::encode(blake3::hash(&i.to_le_bytes()).as_bytes()).into_string())
+        .collect();
+    for (id, key) in keys.iter().enumerate() {
+        many.call(id as u64, "accountSubscribe", json!([key]))
+            .unwrap();
+    }
+    // Answers may come in any order (calls are matched by id, as clients do).
+    let mut answered = std::collections::HashSet::new();
+    let mut ids = std::collections::HashSet::new();
+    while answered.len() < keys.len() {
+        let response = many.recv_json(Duration::from_secs(10)).unwrap();
+        let Some(call) = response["id"].as_u64() else {
+            continue;
+        };
+        assert!(answered.insert(call), "{response}");
+        assert!(ids.insert(response["result"].as_u64().expect("a subscription id")));
+    }
+    // Another connection's ids are not this one's to close.
+    let theirs = *ids.iter().next().unwrap();
+    ws.call(92, "accountUnsubscribe", json!([theirs])).unwrap();
+    assert_eq!(
+        answer(&mut ws, 92)["error"]["message"],
+        "Invalid subscription id."
+    );
+    many.call(10_000, "accountUnsubscribe", json!([theirs]))
+        .unwrap();
+    assert_eq!(answer(&mut many, 10_000)["result"], true);
+    many.call(10_001, "accountUnsubscribe", json!([theirs]))
+        .unwrap();
+    assert_eq!(
+        answer(&mut many, 10_001)["error"]["message"],
+        "Invalid subscription id."
+    );
+    let mut refused = None;
+    for id in 0..LIMIT as u64 {
+        let key = bs58::encode(blake3::hash(&id.to_be_bytes()).as_bytes()).into_string();
+        ws.call(1000 + id, "accountSubscribe", json!([key]))
+            .unwrap();
+        let response = answer(&mut ws, 1000 + id);
+        if response.get("error").is_some() {
+            refused = Some(response["error"].clone());
+            break;
+        }
+    }
+    assert_eq!(
+        refused.expect("the subscription limit was never reached"),
+        json!({"code": -32603, "message": "Internal Error: Subscription refused. Node subscription limit reached"})
+    );
+    // Closing a connection frees its subscriptions.
+    drop(many);
+    cluster::wait_for("subscriptions freed", Duration::from_secs(10), || {
+        ws.call(5000, "rootSubscribe", json!([])).unwrap();
+        answer(&mut ws, 5000).get("result").map(|_| ())
+    });
+    drop(ws);
+    cluster::wait_for("all subscriptions closed", Duration::from_secs(10), || {
+        (metric(&replica, "replica_pubsub_subscriptions") == 0.0).then_some(())
+    });
+
+    // A malformed frame (reserved opcode) closes that connection only.
+    let mut bad = WsClient::connect(addr).unwrap();
+    bad.send_frame(0x3, b"?").unwrap();
+    assert!(bad.recv(Duration::from_secs(10)).is_err());
+
+    // A client that never reads is disconnected once its queue overflows; a client that reads
+    // keeps getting every slot, and replication keeps up.
+    let mut watcher = WsClient::connect(addr).unwrap();
+    watcher.subscribe(1, "slotSubscribe", json!([]));
+    let mut slow = WsClient::connect(addr).unwrap();
+    for id in 0..2000u64 {
+        slow.call(
+            id,
+            "accountSubscribe",
+            json!([CLOCK, {"commitment": "confirmed", "encoding": "base64"}]),
+        )
+        .unwrap();
+    }
+    let rss_before = resident_kib(replica.process.id());
+    let disconnected_at =
+        cluster::wait_for("the slow client cut off", Duration::from_secs(60), || {
+            let _ = watcher.recv_json(Duration::from_millis(100));
+            (metric(&replica, "replica_pubsub_slow_client_disconnects_total") >= 1.0)
+                .then(Instant::now)
+        });
+    let mut received = 0;
+    while disconnected_at.elapsed() < Duration::from_secs(2) {
+        if let Ok(message) = watcher.recv_json(Duration::from_millis(500))
+            && message["method"] == "slotNotification"
+        {
+            received += 1;
+        }
+    }
+    assert!(received > 0, "the reading client stopped getting slots");
+    // What the slow client's socket still holds drains, then the server has closed it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let drained = loop {
+        match slow.recv(Duration::from_secs(5)) {
+            Ok(_) => assert!(Instant::now() < deadline, "the slow socket stays open"),
+            Err(error) => break error,
+        }
+    };
+    assert_ne!(drained.kind(), std::io::ErrorKind::TimedOut, "{drained}");
+    let rss_after = resident_kib(replica.process.id());
+    assert!(
+        rss_after < rss_before + 256 * 1024,
+        "memory grew from {rss_before} KiB to {rss_after} KiB"
+    );
+    let (last, hash) = cluster::sim_finished(&sim);
+    assert_eq!(cluster::root_hash_at(&replica, last), hash);
+}

@@ -11,6 +11,7 @@ pub(crate) struct PubSubMetrics {
     pub(crate) subscriptions: IntGaugeVec,
     pub(crate) notifications: IntCounterVec,
     pub(crate) queued_bytes: IntGauge,
+    pub(crate) queued: IntGauge,
     pub(crate) slow_disconnects: IntCounter,
     pub(crate) lagged: IntCounter,
     pub(crate) latency: Histogram,
@@ -51,6 +52,11 @@ impl PubSubMetrics {
                 "Bytes of PubSub notifications queued for connections",
             )
             .expect("valid metric"),
+            queued: IntGauge::new(
+                "replica_pubsub_queued_notifications",
+                "PubSub notifications queued for connections",
+            )
+            .expect("valid metric"),
             slow_disconnects: IntCounter::new(
                 "replica_pubsub_slow_client_disconnects_total",
                 "PubSub connections disconnected because their queue overflowed",
@@ -79,6 +85,7 @@ impl PubSubMetrics {
             Box::new(metrics.subscriptions.clone()),
             Box::new(metrics.notifications.clone()),
             Box::new(metrics.queued_bytes.clone()),
+            Box::new(metrics.queued.clone()),
             Box::new(metrics.slow_disconnects.clone()),
             Box::new(metrics.lagged.clone()),
             Box::new(metrics.latency.clone()),

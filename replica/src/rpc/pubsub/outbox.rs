@@ -133,6 +133,7 @@ impl Outbox {
         state.bytes += size;
         self.limits.total.fetch_add(size, Ordering::Relaxed);
         self.metrics.queued_bytes.add(size as i64);
+        self.metrics.queued.inc();
         state.queue.push_back(Queued {
             subscription,
             notification: notification.clone(),
@@ -144,6 +145,7 @@ impl Outbox {
     fn clear(&self, state: &mut State) {
         self.limits.total.fetch_sub(state.bytes, Ordering::Relaxed);
         self.metrics.queued_bytes.sub(state.bytes as i64);
+        self.metrics.queued.sub(state.queue.len() as i64);
         state.bytes = 0;
         state.queue.clear();
     }
@@ -162,6 +164,7 @@ impl Outbox {
         state.bytes -= size;
         self.limits.total.fetch_sub(size, Ordering::Relaxed);
         self.metrics.queued_bytes.sub(size as i64);
+        self.metrics.queued.dec();
         let sink = state.sinks.get(&queued.subscription).cloned();
         Some((sink, queued.notification))
     }

@@ -14,14 +14,18 @@ use {
     },
     std::{
         convert::Infallible,
+        future::Future,
         sync::{
             Arc, Mutex,
             atomic::{AtomicU64, Ordering},
         },
         time::Duration,
     },
-    tokio::sync::{OwnedSemaphorePermit, Semaphore},
-    tokio_util::sync::CancellationToken,
+    tokio::{
+        io::{AsyncRead, AsyncWrite, ReadBuf},
+        sync::{OwnedSemaphorePermit, Semaphore},
+    },
+    tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned},
 };
 
 /// Agave's PubSub accepts WebSocket messages of at most 4 KiB.
@@ -130,7 +134,7 @@ async fn serve_connection(
         .timer(TokioTimer::new())
         .header_read_timeout(HANDSHAKE_TIMEOUT)
         .keep_alive(false)
-        .serve_connection(TokioIo::new(stream), service)
+        .serve_connection(TokioIo::new(Cuttable::new(stream, &disconnect)), service)
         .with_upgrades();
     tokio::select! {
         _ = http => {}
@@ -176,4 +180,69 @@ fn bad_request() -> HttpResponse {
     let mut response = HttpResponse::new(HttpBody::from("one WebSocket per connection\n"));
     *response.status_mut() = hyper::StatusCode::BAD_REQUEST;
     response
+}
+
+/// A socket that fails every read and write once its connection is disconnected, so a task
+/// blocked writing to a client that reads nothing ends at once and the socket is closed.
+struct Cuttable<S> {
+    inner: S,
+    read_cut: std::pin::Pin<Box<WaitForCancellationFutureOwned>>,
+    write_cut: std::pin::Pin<Box<WaitForCancellationFutureOwned>>,
+}
+
+impl<S> Cuttable<S> {
+    fn new(inner: S, disconnect: &CancellationToken) -> Self {
+        Self {
+            inner,
+            read_cut: Box::pin(disconnect.clone().cancelled_owned()),
+            write_cut: Box::pin(disconnect.clone().cancelled_owned()),
+        }
+    }
+}
+
+fn cut() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "disconnected")
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Cuttable<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.read_cut.as_mut().poll(cx).is_ready() {
+            return std::task::Poll::Ready(Err(cut()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Cuttable<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.write_cut.as_mut().poll(cx).is_ready() {
+            return std::task::Poll::Ready(Err(cut()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.write_cut.as_mut().poll(cx).is_ready() {
+            return std::task::Poll::Ready(Err(cut()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
