@@ -16,7 +16,7 @@ pub use {
     account::{Account, AccountRef, AccountUpdate, encode_into},
     index::{IndexConfig, IndexEntries, IndexKind, entry_key, is_token_program, token_delegate},
     index_health::{IndexCheck, IndexCounts},
-    meta::{SCHEMA_VERSION, SlotMeta, SnapshotOrigin},
+    meta::{BootstrapBank, SCHEMA_VERSION, SlotMeta, SnapshotOrigin},
     snapshot_tools::archive::BankFields,
     view::StoreView,
 };
@@ -301,6 +301,10 @@ impl AccountsStore {
 
     pub fn bank_fields(&self) -> Result<Option<BankFields>, StoreError> {
         self.meta_bincode(meta::keys::BANK, "bank information")
+    }
+
+    pub fn bootstrap_bank(&self) -> Result<Option<meta::BootstrapBank>, StoreError> {
+        self.meta_bincode(meta::keys::BOOTSTRAP_BANK, "bootstrap bank")
     }
 
     pub fn snapshot_origin(&self) -> Result<Option<SnapshotOrigin>, StoreError> {

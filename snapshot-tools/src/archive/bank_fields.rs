@@ -3,11 +3,20 @@
 
 use {
     super::{
-        manifest::{BlockhashQueue, EpochSchedule, FeeRateGovernor, Inflation, SnapshotManifest},
+        lt_hash::LtHash,
+        manifest::{
+            BlockhashQueue, EpochSchedule, FeeRateGovernor, Inflation, ManifestStakes,
+            SnapshotManifest,
+        },
         name::Slot,
+        stakes::BankStakes,
     },
     serde::{Deserialize, Serialize},
+    solana_hash::Hash,
 };
+
+/// Roots Agave's status cache keeps (`MAX_RECENT_BLOCKHASHES`).
+pub const STATUS_CACHE_ROOTS: usize = 300;
 
 /// What a bank manifest says about the cluster besides the accounts: genesis economics and
 /// timing, hard forks, epoch stakes, the transaction count and the blockhash queue.
@@ -78,6 +87,80 @@ impl SnapshotManifest {
         manifest.max_tick_height = manifest.tick_height;
         manifest
     }
+}
+
+impl SnapshotManifest {
+    /// The bank's epoch.
+    pub fn epoch(&self) -> u64 {
+        self.epoch_schedule_checked()
+            .map_or(0, |schedule| schedule.get_epoch(self.slot))
+    }
+
+    /// Puts in the stakes cache, the epoch stakes of every epoch Agave requires at this slot
+    /// (computed from the cache), their totals, and the slot's leader as Agave's schedule
+    /// draws it from them. Without staked vote accounts the leader is left as it is.
+    pub fn set_stakes(&mut self, cache: BankStakes) {
+        let Some(schedule) = self.epoch_schedule_checked() else {
+            return;
+        };
+        let required = self.required_stake_epochs().unwrap_or(0..=0);
+        let epoch_stakes: Vec<_> = required.map(|epoch| cache.epoch_stakes(epoch)).collect();
+        self.epoch_total_stakes = epoch_stakes
+            .iter()
+            .map(|stakes| (stakes.epoch, stakes.total_stake()))
+            .collect();
+        let (epoch, slot_index) = schedule.get_epoch_and_slot_index(self.slot);
+        if let Some(stakes) = epoch_stakes.iter().find(|stakes| stakes.epoch == epoch)
+            && let Some(leader) =
+                cache.leader(stakes, schedule.get_slots_in_epoch(epoch), slot_index)
+        {
+            self.leader_id = leader;
+        }
+        self.stakes = Some(ManifestStakes {
+            cache,
+            epoch_stakes,
+        });
+    }
+
+    /// Sets the accounts lattice hash and the bank hash Agave recomputes on load from the
+    /// parent bank hash, the signature count, the last blockhash, the lattice hash and the
+    /// hard forks at this slot.
+    pub fn seal_bank_hash(&mut self, lt_hash: &LtHash) {
+        let last_blockhash = self.blockhash_queue.last_hash.unwrap_or_default();
+        let hash = solana_sha256_hasher::hashv(&[
+            self.parent_bank_hash.as_ref(),
+            &self.signature_count.to_le_bytes(),
+            last_blockhash.as_ref(),
+        ]);
+        let lt_bytes: Vec<u8> = lt_hash.0.iter().flat_map(|e| e.to_le_bytes()).collect();
+        let mut hash = solana_sha256_hasher::hashv(&[hash.as_ref(), &lt_bytes]);
+        let forks: u64 = self
+            .hard_forks
+            .iter()
+            .filter(|(fork_slot, _)| self.parent_slot < *fork_slot && self.slot >= *fork_slot)
+            .map(|(_, count)| *count)
+            .sum();
+        if forks > 0 {
+            hash = solana_sha256_hasher::hashv(&[hash.as_ref(), &forks.to_le_bytes()]);
+        }
+        self.accounts_lt_hash = Some(lt_hash.clone());
+        self.bank_hash = Hash::new_from_array(hash.to_bytes());
+    }
+}
+
+/// The roots Agave's status cache must hold for a bank at `slot` with this SlotHistory sysvar
+/// data: the newest [`STATUS_CACHE_ROOTS`] slots it records, newest first (Agave refuses an
+/// archive whose status cache misses one); empty if the data is not a SlotHistory.
+pub fn status_cache_roots(slot_history: &[u8], slot: Slot) -> Vec<Slot> {
+    use solana_slot_history::{Check, SlotHistory};
+    let Ok(history) = bincode::deserialize::<SlotHistory>(slot_history) else {
+        return Vec::new();
+    };
+    (history.oldest()..=history.newest().min(slot))
+        .rev()
+        .filter(|root| history.check(*root) == Check::Found)
+        .take(STATUS_CACHE_ROOTS)
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! being kept, so a mainnet-sized manifest costs no more memory than its largest single element.
 
 use {
-    super::{lt_hash::LtHash, name::Slot},
+    super::{lt_hash::LtHash, name::Slot, stakes::BankStakes},
     bincode::Options,
     serde::{
         Deserialize, Deserializer, Serialize, Serializer,
@@ -153,6 +153,17 @@ pub struct SnapshotManifest {
     pub epoch_total_stakes: Vec<(u64, u64)>,
     pub accounts_lt_hash: Option<LtHash>,
     pub block_id: Option<Hash>,
+    /// The stakes cache and epoch stakes, written in full when present (a reader keeps only
+    /// [`epoch_total_stakes`](Self::epoch_total_stakes) and leaves this `None`).
+    pub stakes: Option<ManifestStakes>,
+}
+
+/// What Agave's loader needs of the stakes: the bank's stakes cache and the epoch stakes of the
+/// epochs it requires.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManifestStakes {
+    pub cache: BankStakes,
+    pub epoch_stakes: Vec<super::stakes::EpochStakes>,
 }
 
 impl SnapshotManifest {
@@ -188,6 +199,7 @@ impl SnapshotManifest {
             epoch_total_stakes: Vec::new(),
             accounts_lt_hash: None,
             block_id: None,
+            stakes: None,
         };
         manifest.epoch_total_stakes = manifest
             .required_stake_epochs()
@@ -316,6 +328,7 @@ impl SnapshotManifest {
                 .collect(),
             accounts_lt_hash: extra.accounts_lt_hash.map(|hash| LtHash(hash.0)),
             block_id: extra.block_id.map(Hash::new_from_array),
+            stakes: None,
         }
     }
 
@@ -360,6 +373,18 @@ impl SnapshotManifest {
         };
         let mut bytes = Vec::new();
         encode(&mut bytes, &bank);
+        let full_epoch_stakes: Option<Vec<_>> = self.stakes.as_ref().map(|stakes| {
+            stakes
+                .epoch_stakes
+                .iter()
+                .map(|epoch| {
+                    (
+                        epoch.epoch,
+                        layout::FullEpochStakes::new(&stakes.cache, epoch),
+                    )
+                })
+                .collect()
+        });
         encode(&mut bytes, &storages);
         encode(&mut bytes, &0u64);
         encode(&mut bytes, &self.slot);
@@ -369,7 +394,10 @@ impl SnapshotManifest {
         encode(&mut bytes, &extra.lamports_per_signature);
         encode(&mut bytes, &extra.incremental_snapshot_persistence);
         encode(&mut bytes, &extra.epoch_accounts_hash);
-        encode(&mut bytes, &extra.versioned_epoch_stakes);
+        match &full_epoch_stakes {
+            Some(full) => encode(&mut bytes, full),
+            None => encode(&mut bytes, &extra.versioned_epoch_stakes),
+        }
         encode(&mut bytes, &extra.accounts_lt_hash);
         encode(&mut bytes, &extra.block_id);
         bytes
@@ -567,7 +595,7 @@ mod layout {
     }
 
     #[derive(Debug, Serialize, Deserialize)]
-    pub(super) struct BankFields {
+    pub(super) struct BankFields<S = Stakes<Delegation>> {
         pub(super) blockhash_queue: BlockhashQueue,
         pub(super) ancestors: IgnoredSeq<(u64, u64)>,
         pub(super) hash: [u8; 32],
@@ -596,14 +624,14 @@ mod layout {
         pub(super) rent_collector: RentCollector,
         pub(super) epoch_schedule: EpochSchedule,
         pub(super) inflation: Inflation,
-        pub(super) stakes: Stakes<Delegation>,
+        pub(super) stakes: S,
         pub(super) unused_accounts: UnusedAccounts,
         pub(super) unused_epoch_stakes: IgnoredSeq<(u64, ())>,
         pub(super) is_delta: bool,
     }
 
-    impl BankFields {
-        pub(super) fn from_manifest(manifest: &SnapshotManifest) -> Self {
+    impl<'a> BankFields<BankStakesOut<'a>> {
+        pub(super) fn from_manifest(manifest: &'a SnapshotManifest) -> Self {
             let queue = &manifest.blockhash_queue;
             Self {
                 blockhash_queue: BlockhashQueue {
@@ -642,7 +670,7 @@ mod layout {
                 slots_per_year: manifest.slots_per_year,
                 accounts_data_len: manifest.accounts_data_len,
                 slot: manifest.slot,
-                epoch: 0,
+                epoch: manifest.epoch(),
                 block_height: manifest.block_height,
                 leader_id: manifest.leader_id.to_bytes(),
                 collector_fees: 0,
@@ -667,10 +695,120 @@ mod layout {
                 },
                 epoch_schedule: manifest.epoch_schedule,
                 inflation: manifest.inflation,
-                stakes: Stakes::default(),
+                stakes: BankStakesOut(manifest.stakes.as_ref().map(|stakes| &stakes.cache)),
                 unused_accounts: Default::default(),
                 unused_epoch_stakes: IgnoredSeq::default(),
                 is_delta: false,
+            }
+        }
+    }
+
+    /// The bank's stakes cache as `Stakes<Delegation>`: empty without stakes.
+    #[derive(Debug)]
+    pub(super) struct BankStakesOut<'a>(pub(super) Option<&'a BankStakes>);
+
+    impl Serialize for BankStakesOut<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let Some(cache) = self.0 else {
+                return Stakes::<Delegation>::default().serialize(serializer);
+            };
+            let stakes = cache.cache_vote_stakes();
+            FullStakes {
+                vote_accounts: VoteAccountsOut {
+                    cache,
+                    stakes: &stakes,
+                },
+                stake_delegations: MapOut(
+                    cache
+                        .delegations
+                        .iter()
+                        .map(|entry| (entry.pubkey, &entry.delegation))
+                        .collect(),
+                ),
+                unused: 0,
+                epoch: cache.epoch,
+                stake_history: &cache.stake_history,
+            }
+            .serialize(serializer)
+        }
+    }
+
+    #[derive(Serialize)]
+    pub(super) struct FullStakes<'a, D: Serialize> {
+        vote_accounts: VoteAccountsOut<'a>,
+        stake_delegations: MapOut<(Pubkey, D)>,
+        unused: u64,
+        epoch: u64,
+        stake_history: &'a [(
+            u64,
+            solana_stake_interface::stake_history::StakeHistoryEntry,
+        )],
+    }
+
+    /// A bincode map from pairs.
+    pub(super) struct MapOut<T>(pub(super) Vec<T>);
+
+    impl<K: Serialize, V: Serialize> Serialize for MapOut<(K, V)> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_map(self.0.iter().map(|(key, value)| (key, value)))
+        }
+    }
+
+    /// `VoteAccounts`: vote pubkey → (stake, account).
+    pub(super) struct VoteAccountsOut<'a> {
+        cache: &'a BankStakes,
+        stakes: &'a [u64],
+    }
+
+    impl Serialize for VoteAccountsOut<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_map(
+                self.cache
+                    .vote_accounts
+                    .iter()
+                    .zip(self.stakes)
+                    .map(|(vote, stake)| (vote.pubkey, (*stake, &vote.account))),
+            )
+        }
+    }
+
+    /// `VersionedEpochStakes::Current` of one epoch.
+    #[derive(Serialize)]
+    pub(super) enum FullEpochStakes<'a> {
+        Current {
+            stakes: FullStakes<'a, ()>,
+            total_stake: u64,
+            node_id_to_vote_accounts: MapOut<(Pubkey, (Vec<Pubkey>, u64))>,
+            epoch_authorized_voters: MapOut<(Pubkey, Pubkey)>,
+        },
+    }
+
+    impl<'a> FullEpochStakes<'a> {
+        pub(super) fn new(
+            cache: &'a BankStakes,
+            epoch: &'a crate::archive::stakes::EpochStakes,
+        ) -> Self {
+            Self::Current {
+                stakes: FullStakes {
+                    vote_accounts: VoteAccountsOut {
+                        cache,
+                        stakes: &epoch.vote_stakes,
+                    },
+                    // Agave writes epoch stakes without delegations.
+                    stake_delegations: MapOut(Vec::new()),
+                    unused: 0,
+                    epoch: epoch.stakes_epoch,
+                    stake_history: &epoch.stake_history,
+                },
+                total_stake: epoch.total_stake(),
+                node_id_to_vote_accounts: MapOut(
+                    cache
+                        .node_vote_accounts(epoch)
+                        .into_iter()
+                        .map(|(node, votes, total)| (node, (votes, total)))
+                        .collect(),
+                ),
+                epoch_authorized_voters: MapOut(cache.epoch_authorized_voters(epoch)),
             }
         }
     }
