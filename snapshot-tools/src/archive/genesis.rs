@@ -69,7 +69,8 @@ impl Genesis {
             native_instruction_processors: Vec::new(),
             rewards_pools: BTreeMap::new(),
             ticks_per_slot: self.ticks_per_slot,
-            unused: 0,
+            // Agave's default (the former `slots_per_segment`).
+            unused: 1024,
             poh_config: PohConfig {
                 target_tick_duration: Duration::from_nanos(
                     u64::try_from(tick_ns).unwrap_or(u64::MAX),
@@ -127,6 +128,7 @@ mod tests {
         assert_eq!(&bytes[..8], &1_700_000_000i64.to_le_bytes());
         assert_eq!(&bytes[8..32], &[0; 24]);
         assert_eq!(&bytes[32..40], &64u64.to_le_bytes());
+        assert_eq!(&bytes[40..48], &1024u64.to_le_bytes());
         // The tick duration: 6.25 ms as (seconds, nanoseconds).
         assert_eq!(&bytes[48..56], &0u64.to_le_bytes());
         assert_eq!(&bytes[56..60], &6_250_000u32.to_le_bytes());
