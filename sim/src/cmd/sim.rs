@@ -263,9 +263,15 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         }
     };
     // Agave reads `genesis.bin` from its ledger directory; written beside the archives.
-    if let Err(error) = genesis_file(node.genesis()).write(&args.snapshot_dir) {
-        node.shutdown();
-        return Err(error).context("failed to write genesis.bin");
+    let genesis = genesis_file(node.genesis());
+    match genesis.write(&args.snapshot_dir) {
+        Ok(path) => {
+            tracing::info!(genesis = %path.display(), genesis_hash = %genesis.hash(), "wrote genesis.bin")
+        }
+        Err(error) => {
+            node.shutdown();
+            return Err(error).context("failed to write genesis.bin");
+        }
     }
     tracing::info!(
         snapshot = %snapshot.display(),

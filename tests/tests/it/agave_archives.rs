@@ -167,6 +167,11 @@ fn the_genesis_bin_layout_is_the_one_agave_wrote() {
     };
     let agave = std::fs::read(proven_dir("agave-3slot").join("genesis.bin")).unwrap();
     assert_eq!(genesis.to_bytes(), agave);
+    // The genesis hash Agave's loader printed for it.
+    assert_eq!(
+        genesis.hash().to_string(),
+        "7RXhnnqr8iBpiyaduy7Qzmqfz2cL7gzndhis4JkhtEs3"
+    );
 }
 
 #[test]
