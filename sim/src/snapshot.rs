@@ -164,7 +164,7 @@ pub fn write_state_archive(genesis: &Genesis, dir: &Path) -> Result<PathBuf, Sta
     manifest.block_height = genesis.block_height;
     manifest.accounts_data_len = genesis.accounts_data_len;
     manifest.leader_id = genesis.leader;
-    manifest.set_stakes(bank_stakes(genesis));
+    manifest.set_stakes(bank_stakes(genesis), &[]);
     manifest.seal_bank_hash(&genesis.lt_hash);
     Ok(writer.finish(manifest, &genesis.lt_hash)?)
 }

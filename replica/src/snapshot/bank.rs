@@ -1,8 +1,9 @@
 //! The bank manifest of the replica's own archives: the cluster values kept from the bootstrap
-//! snapshot, and what Agave's loader checks computed from the store's rooted state as Agave
-//! computes it (stakes cache, epoch stakes and the slot's leader from the stake and vote
-//! accounts and the StakeHistory sysvar; the blockhash queue from the rooted slots; the status
-//! cache roots from the SlotHistory sysvar; the bank hash).
+//! snapshot (among them the epoch stakes of the epochs it knew), and what Agave's loader checks
+//! computed from the store's rooted state as Agave computes it (stakes cache, the epoch stakes
+//! of later epochs and the slot's leader from the stake and vote accounts and the StakeHistory
+//! sysvar; the blockhash queue from the rooted slots; the status cache roots from the
+//! SlotHistory sysvar; the bank hash).
 //!
 //! The slot stream does not carry a bank's hash, its parent's hash or its signature count. An
 //! archive of the bootstrap slot uses the bootstrap snapshot's; any later slot has a zero parent
@@ -58,7 +59,7 @@ pub(super) fn manifest(
         manifest.parent_bank_hash = bootstrap.parent_bank_hash;
         manifest.signature_count = bootstrap.signature_count;
     }
-    manifest.set_stakes(stakes);
+    manifest.set_stakes(stakes, &store.bootstrap_epoch_stakes()?);
     manifest.seal_bank_hash(lt_hash);
     Ok(manifest)
 }

@@ -26,6 +26,9 @@ pub(crate) mod keys {
     pub(crate) const INDEX_COUNTS: &[u8] = b"index_counts";
     /// [`super::BootstrapBank`]; absent in stores bootstrapped before it was kept.
     pub(crate) const BOOTSTRAP_BANK: &[u8] = b"bootstrap_bank";
+    /// The bootstrap snapshot's epoch stakes (staked vote accounts; bincode
+    /// `Vec<EpochStakes>`); absent in stores bootstrapped before they were kept.
+    pub(crate) const BOOTSTRAP_EPOCH_STAKES: &[u8] = b"bootstrap_epoch_stakes";
 }
 
 /// What the bootstrap snapshot's bank says that no slot stream carries: the values Agave hashes

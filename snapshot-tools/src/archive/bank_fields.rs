@@ -4,12 +4,9 @@
 use {
     super::{
         lt_hash::LtHash,
-        manifest::{
-            BlockhashQueue, EpochSchedule, FeeRateGovernor, Inflation, ManifestStakes,
-            SnapshotManifest,
-        },
+        manifest::{BlockhashQueue, EpochSchedule, FeeRateGovernor, Inflation, SnapshotManifest},
         name::Slot,
-        stakes::BankStakes,
+        stakes::{BankStakes, EpochStakes},
     },
     serde::{Deserialize, Serialize},
     solana_hash::Hash,
@@ -96,30 +93,39 @@ impl SnapshotManifest {
             .map_or(0, |schedule| schedule.get_epoch(self.slot))
     }
 
-    /// Puts in the stakes cache, the epoch stakes of every epoch Agave requires at this slot
-    /// (computed from the cache), their totals, and the slot's leader as Agave's schedule
-    /// draws it from them. Without staked vote accounts the leader is left as it is.
-    pub fn set_stakes(&mut self, cache: BankStakes) {
+    /// Puts in the stakes cache and the epoch stakes of every epoch Agave requires at this slot
+    /// (those in `known`, e.g. the bootstrap snapshot's, as they are; the others computed from
+    /// the cache), their totals, and the slot's leader as Agave's schedule draws it from them.
+    /// Without staked vote accounts the leader is left as it is.
+    pub fn set_stakes(&mut self, cache: BankStakes, known: &[EpochStakes]) {
         let Some(schedule) = self.epoch_schedule_checked() else {
             return;
         };
         let required = self.required_stake_epochs().unwrap_or(0..=0);
-        let epoch_stakes: Vec<_> = required.map(|epoch| cache.epoch_stakes(epoch)).collect();
-        self.epoch_total_stakes = epoch_stakes
+        self.epoch_stakes = required
+            .map(|epoch| {
+                known
+                    .iter()
+                    .find(|stakes| stakes.epoch == epoch)
+                    .cloned()
+                    .unwrap_or_else(|| cache.epoch_stakes(epoch))
+            })
+            .collect();
+        self.epoch_total_stakes = self
+            .epoch_stakes
             .iter()
             .map(|stakes| (stakes.epoch, stakes.total_stake()))
             .collect();
         let (epoch, slot_index) = schedule.get_epoch_and_slot_index(self.slot);
-        if let Some(stakes) = epoch_stakes.iter().find(|stakes| stakes.epoch == epoch)
-            && let Some(leader) =
-                cache.leader(stakes, schedule.get_slots_in_epoch(epoch), slot_index)
+        if let Some(stakes) = self
+            .epoch_stakes
+            .iter()
+            .find(|stakes| stakes.epoch == epoch)
+            && let Some(leader) = stakes.leader(schedule.get_slots_in_epoch(epoch), slot_index)
         {
             self.leader_id = leader;
         }
-        self.stakes = Some(ManifestStakes {
-            cache,
-            epoch_stakes,
-        });
+        self.stakes = Some(cache);
     }
 
     /// Sets the accounts lattice hash and the bank hash Agave recomputes on load from the
@@ -166,6 +172,33 @@ pub fn status_cache_roots(slot_history: &[u8], slot: Slot) -> Vec<Slot> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_epoch_stakes_are_kept_and_the_rest_computed() {
+        let mut manifest = SnapshotManifest::new(40, 39, 1_000);
+        manifest.epoch_schedule = EpochSchedule::without_warmup(32);
+        let known = EpochStakes {
+            epoch: 1,
+            stakes_epoch: 0,
+            vote_accounts: Vec::new(),
+            stake_history: vec![(0, Default::default())],
+        };
+        // Epoch 0 is no longer required at slot 40 (epoch 1): dropped.
+        let stale = EpochStakes {
+            epoch: 0,
+            ..known.clone()
+        };
+        manifest.set_stakes(
+            BankStakes::new(1, Vec::new(), Default::default()),
+            &[stale, known.clone()],
+        );
+        assert_eq!(manifest.epoch_stakes.len(), 2);
+        assert_eq!(manifest.epoch_stakes[0], known);
+        assert_eq!(manifest.epoch_stakes[1].epoch, 2);
+        assert_eq!(manifest.epoch_stakes[1].stakes_epoch, 1);
+        assert_eq!(manifest.epoch_total_stakes, vec![(1, 0), (2, 0)]);
+        assert!(manifest.validate().is_ok());
+    }
 
     #[test]
     fn fields_survive_a_round_trip_through_a_manifest() {

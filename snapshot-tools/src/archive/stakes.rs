@@ -50,7 +50,7 @@ pub fn feature_activated_slot(owner: &Pubkey, data: &[u8]) -> Option<u64> {
 }
 
 /// An account as Agave serializes it in the manifest's vote account maps.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ManifestAccount {
     pub lamports: u64,
     pub data: Vec<u8>,
@@ -60,7 +60,7 @@ pub struct ManifestAccount {
 }
 
 /// A vote account the stakes cache holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VoteAccountEntry {
     pub pubkey: Pubkey,
     pub account: ManifestAccount,
@@ -113,21 +113,85 @@ pub struct BankStakes {
 
 /// One epoch's stakes (`VersionedEpochStakes`): the vote accounts with the stake effective at
 /// the epoch before (`stakes_epoch`), from which that epoch's leader schedule is drawn.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochStakes {
     /// The epoch whose leader schedule these stakes decide.
     pub epoch: u64,
     /// The epoch the stakes were effective at.
     pub stakes_epoch: u64,
-    /// Stake of each of [`BankStakes::vote_accounts`], in order.
-    pub vote_stakes: Vec<u64>,
+    /// Vote accounts and their stakes, sorted by pubkey.
+    pub vote_accounts: Vec<(VoteAccountEntry, u64)>,
     /// Stake history as of `stakes_epoch`, newest first.
     pub stake_history: Vec<(u64, StakeHistoryEntry)>,
 }
 
 impl EpochStakes {
     pub fn total_stake(&self) -> u64 {
-        self.vote_stakes.iter().sum()
+        self.vote_accounts.iter().map(|(_, stake)| *stake).sum()
+    }
+
+    /// Nodes with stake: (node, its vote accounts, their total stake), sorted by node; only
+    /// vote accounts with an authorized voter for the epoch count, as in Agave.
+    pub fn node_vote_accounts(&self) -> Vec<(Pubkey, Vec<Pubkey>, u64)> {
+        let mut nodes: Vec<(Pubkey, Vec<Pubkey>, u64)> = Vec::new();
+        for (vote, stake) in &self.vote_accounts {
+            if *stake == 0 || vote.authorized_voter(self.epoch).is_none() {
+                continue;
+            }
+            match nodes
+                .iter_mut()
+                .find(|(node, _, _)| *node == vote.node_pubkey)
+            {
+                Some((_, votes, total)) => {
+                    votes.push(vote.pubkey);
+                    *total += stake;
+                }
+                None => nodes.push((vote.node_pubkey, vec![vote.pubkey], *stake)),
+            }
+        }
+        nodes.sort_by_key(|(node, _, _)| *node);
+        nodes
+    }
+
+    /// (vote account, authorized voter for the epoch) of every staked vote account.
+    pub fn authorized_voters(&self) -> Vec<(Pubkey, Pubkey)> {
+        self.vote_accounts
+            .iter()
+            .filter(|(_, stake)| *stake > 0)
+            .filter_map(|(vote, _)| {
+                vote.authorized_voter(self.epoch)
+                    .map(|voter| (vote.pubkey, voter))
+            })
+            .collect()
+    }
+
+    /// The leader of the slot at `slot_index` of an epoch of `slots_in_epoch` slots, as
+    /// Agave's leader schedule draws it from these stakes; `None` without staked vote accounts.
+    pub fn leader(&self, slots_in_epoch: u64, slot_index: u64) -> Option<Pubkey> {
+        // Stake descending, then vote account descending; equal pairs once.
+        let mut candidates: Vec<(u64, Pubkey, Pubkey)> = self
+            .vote_accounts
+            .iter()
+            .filter(|(_, stake)| *stake > 0)
+            .map(|(vote, stake)| (*stake, vote.pubkey, vote.node_pubkey))
+            .collect();
+        candidates.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+        candidates.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+        let weights = candidates.iter().map(|(stake, _, _)| *stake).collect();
+        let index = WeightedU64Index::new(weights).ok()?;
+        let draws = slots_in_epoch / LEADER_SLOTS;
+        if draws == 0 {
+            return None;
+        }
+        let draw = (slot_index % (draws * LEADER_SLOTS)) / LEADER_SLOTS;
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&self.epoch.to_le_bytes());
+        let mut rng = ChaChaRng::from_seed(seed);
+        let mut chosen = 0;
+        for _ in 0..=draw {
+            chosen = index.sample(&mut rng);
+        }
+        Some(candidates[chosen].2)
     }
 }
 
@@ -257,88 +321,18 @@ impl BankStakes {
             .filter(|(entry_epoch, _)| *entry_epoch < stakes_epoch)
             .cloned()
             .collect();
+        let stakes = self.vote_stakes_at(stakes_epoch, &history);
         EpochStakes {
             epoch,
             stakes_epoch,
-            vote_stakes: self.vote_stakes_at(stakes_epoch, &history),
+            vote_accounts: self.vote_accounts.iter().cloned().zip(stakes).collect(),
             stake_history: history,
         }
-    }
-
-    /// Nodes with stake in `stakes`: (node, its vote accounts, their total stake), sorted by
-    /// node; only vote accounts with an authorized voter for `stakes.epoch` count, as in Agave.
-    pub fn node_vote_accounts(&self, stakes: &EpochStakes) -> Vec<(Pubkey, Vec<Pubkey>, u64)> {
-        let mut nodes: Vec<(Pubkey, Vec<Pubkey>, u64)> = Vec::new();
-        for (vote, stake) in self.vote_accounts.iter().zip(&stakes.vote_stakes) {
-            if *stake == 0 || vote.authorized_voter(stakes.epoch).is_none() {
-                continue;
-            }
-            match nodes
-                .iter_mut()
-                .find(|(node, _, _)| *node == vote.node_pubkey)
-            {
-                Some((_, votes, total)) => {
-                    votes.push(vote.pubkey);
-                    *total += stake;
-                }
-                None => nodes.push((vote.node_pubkey, vec![vote.pubkey], *stake)),
-            }
-        }
-        nodes.sort_by_key(|(node, _, _)| *node);
-        nodes
-    }
-
-    /// (vote account, authorized voter for `stakes.epoch`) of every staked vote account.
-    pub fn epoch_authorized_voters(&self, stakes: &EpochStakes) -> Vec<(Pubkey, Pubkey)> {
-        self.vote_accounts
-            .iter()
-            .zip(&stakes.vote_stakes)
-            .filter(|(_, stake)| **stake > 0)
-            .filter_map(|(vote, _)| {
-                vote.authorized_voter(stakes.epoch)
-                    .map(|voter| (vote.pubkey, voter))
-            })
-            .collect()
-    }
-
-    /// The leader of the slot at `slot_index` of an epoch of `slots_in_epoch` slots, as
-    /// Agave's leader schedule draws it from `stakes`; `None` without staked vote accounts.
-    pub fn leader(
-        &self,
-        stakes: &EpochStakes,
-        slots_in_epoch: u64,
-        slot_index: u64,
-    ) -> Option<Pubkey> {
-        // Stake descending, then vote account descending; equal pairs once.
-        let mut candidates: Vec<(u64, Pubkey, Pubkey)> = self
-            .vote_accounts
-            .iter()
-            .zip(&stakes.vote_stakes)
-            .filter(|(_, stake)| **stake > 0)
-            .map(|(vote, stake)| (*stake, vote.pubkey, vote.node_pubkey))
-            .collect();
-        candidates.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
-        candidates.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
-        let weights = candidates.iter().map(|(stake, _, _)| *stake).collect();
-        let index = WeightedU64Index::new(weights).ok()?;
-        let draws = slots_in_epoch / LEADER_SLOTS;
-        if draws == 0 {
-            return None;
-        }
-        let draw = (slot_index % (draws * LEADER_SLOTS)) / LEADER_SLOTS;
-        let mut seed = [0u8; 32];
-        seed[..8].copy_from_slice(&stakes.epoch.to_le_bytes());
-        let mut rng = ChaChaRng::from_seed(seed);
-        let mut chosen = 0;
-        for _ in 0..=draw {
-            chosen = index.sample(&mut rng);
-        }
-        Some(candidates[chosen].2)
     }
 }
 
 /// The node and the authorized voters of a vote state.
-fn vote_state_keys(data: &[u8]) -> Option<(Pubkey, Vec<(u64, Pubkey)>)> {
+pub(crate) fn vote_state_keys(data: &[u8]) -> Option<(Pubkey, Vec<(u64, Pubkey)>)> {
     let (node, voters) = match VoteStateVersions::deserialize(data).ok()? {
         VoteStateVersions::Uninitialized => return None,
         VoteStateVersions::V1_14_11(state) => (state.node_pubkey, state.authorized_voters),
@@ -463,16 +457,13 @@ mod tests {
         assert_eq!(stakes.vote_accounts[0].node_pubkey, node);
         // Activating in epoch 3 is not effective yet; without history it is fully effective at 4.
         assert_eq!(stakes.cache_vote_stakes(), vec![700]);
-        assert_eq!(stakes.epoch_stakes(5).vote_stakes, vec![1000]);
-        assert_eq!(stakes.epoch_stakes(4).vote_stakes, vec![700]);
+        assert_eq!(stakes.epoch_stakes(5).total_stake(), 1000);
+        assert_eq!(stakes.epoch_stakes(4).total_stake(), 700);
         let epoch = stakes.epoch_stakes(5);
-        assert_eq!(
-            stakes.node_vote_accounts(&epoch),
-            vec![(node, vec![vote], 1000)]
-        );
-        assert_eq!(stakes.epoch_authorized_voters(&epoch), vec![(vote, voter)]);
-        assert_eq!(stakes.leader(&epoch, 32, 17), Some(node));
-        assert_eq!(stakes.leader(&stakes.epoch_stakes(0), 32, 0), Some(node));
+        assert_eq!(epoch.node_vote_accounts(), vec![(node, vec![vote], 1000)]);
+        assert_eq!(epoch.authorized_voters(), vec![(vote, voter)]);
+        assert_eq!(epoch.leader(32, 17), Some(node));
+        assert_eq!(stakes.epoch_stakes(0).leader(32, 0), Some(node));
     }
 
     #[test]
@@ -485,9 +476,8 @@ mod tests {
             bytes[..2].copy_from_slice(&n.to_le_bytes());
             Pubkey::new_from_array(bytes)
         };
-        let mut stakes = BankStakes::default();
-        for n in 0..3u16 {
-            stakes.vote_accounts.push(VoteAccountEntry {
+        let vote = |n: u16, stake: u64| {
+            let entry = VoteAccountEntry {
                 pubkey: key(n),
                 account: ManifestAccount {
                     lamports: 1,
@@ -498,32 +488,29 @@ mod tests {
                 },
                 node_pubkey: key(100 + n),
                 authorized_voters: vec![(0, key(n))],
-            });
-        }
+            };
+            (entry, stake)
+        };
         let epoch = EpochStakes {
             epoch: 1,
             stakes_epoch: 0,
-            vote_stakes: vec![10, 20, 30],
+            vote_accounts: vec![vote(0, 10), vote(1, 20), vote(2, 30)],
             stake_history: Vec::new(),
         };
         let expected = [1, 1, 2, 1, 1, 0, 0, 1, 2, 1, 0, 1];
         for (draw, leader) in expected.iter().enumerate() {
             let slot_index = draw as u64 * LEADER_SLOTS + 3;
             assert_eq!(
-                stakes.leader(&epoch, 48, slot_index),
+                epoch.leader(48, slot_index),
                 Some(key(100 + *leader)),
                 "draw {draw}"
             );
         }
-        assert_eq!(
-            stakes.leader(&epoch, 48, 48),
-            Some(key(101)),
-            "wraps around"
-        );
+        assert_eq!(epoch.leader(48, 48), Some(key(101)), "wraps around");
         let unstaked = EpochStakes {
-            vote_stakes: vec![0, 0, 0],
+            vote_accounts: vec![vote(0, 0), vote(1, 0)],
             ..epoch
         };
-        assert_eq!(stakes.leader(&unstaked, 48, 0), None);
+        assert_eq!(unstaked.leader(48, 0), None);
     }
 }
