@@ -1,11 +1,18 @@
 //! A simulator state (the initial one, or a later rooted one) as a genuine-format full
-//! snapshot archive.
+//! snapshot archive that Agave's loader accepts with the simulator's `genesis.bin`: the stakes
+//! cache, epoch stakes and the slot's leader computed from the state's stake and vote accounts
+//! as Agave computes them, the status cache roots of its SlotHistory, and the bank hash Agave
+//! recomputes (from the parent bank hash, no signatures, the last blockhash and the lattice
+//! hash), which replaces the simulator's own derived bank hash in the manifest.
 
 use {
     crate::genesis::{BLOCKHASH_QUEUE_MAX_AGE, Genesis, slot_time},
     snapshot_tools::archive::{
         AccountRecord, ArchiveFormat, ArchiveKind, ArchiveWriter, BankFields, SnapshotManifest,
-        manifest::{BlockhashEntry, BlockhashQueue, EpochSchedule},
+        bank_fields::status_cache_roots,
+        genesis::Genesis as GenesisFile,
+        manifest::{BlockhashEntry, BlockhashQueue, EpochSchedule, Rent},
+        stakes::{BankStakes, STAKE_HISTORY_SYSVAR, StakeRules},
         writer::WriteError,
     },
     std::path::{Path, PathBuf},
@@ -68,11 +75,64 @@ pub fn bank_fields(genesis: &Genesis) -> BankFields {
     }
 }
 
+/// The simulator's `genesis.bin`: its timing, economics and epoch schedule (no accounts: the
+/// chain starts from the snapshot archive).
+pub fn genesis_file(genesis: &Genesis) -> GenesisFile {
+    let bank = &genesis.bank;
+    let fields = bank_fields(genesis);
+    #[allow(deprecated)]
+    let rent = Rent {
+        lamports_per_byte_year: bank.rent.lamports_per_byte,
+        exemption_threshold: f64::from_le_bytes(bank.rent.exemption_threshold),
+        burn_percent: bank.rent.burn_percent,
+    };
+    GenesisFile {
+        creation_time: bank.genesis_creation_time,
+        ticks_per_slot: bank.ticks_per_slot,
+        ns_per_slot: bank.ns_per_slot,
+        hashes_per_tick: bank.hashes_per_tick,
+        fee_rate_governor: bank.fee_rate_governor,
+        rent,
+        inflation: bank.inflation,
+        epoch_schedule: fields.epoch_schedule,
+    }
+}
+
+/// The stakes cache of a simulator state (the simulator activates no stake feature gates).
+fn bank_stakes(genesis: &Genesis) -> BankStakes {
+    let epoch = genesis.bank.epoch_schedule.get_epoch(genesis.slot);
+    let history = genesis
+        .accounts
+        .iter()
+        .find(|(pubkey, _)| *pubkey == STAKE_HISTORY_SYSVAR)
+        .and_then(|(_, account)| BankStakes::parse_stake_history(&account.data))
+        .unwrap_or_default();
+    let mut stakes = BankStakes::new(epoch, history, StakeRules::default());
+    for (pubkey, account) in &genesis.accounts {
+        stakes.offer(
+            pubkey,
+            account.lamports,
+            &account.owner,
+            account.executable,
+            account.rent_epoch,
+            &account.data,
+        );
+    }
+    stakes.finish()
+}
+
 /// Writes a full snapshot archive (`.tar.zst`, Agave's format) of a simulator state into `dir`;
 /// its name carries blake3 of the accounts lattice hash. Returns its path.
 pub fn write_state_archive(genesis: &Genesis, dir: &Path) -> Result<PathBuf, StateArchiveError> {
     let slot = genesis.slot;
-    let mut writer = ArchiveWriter::new(dir, ArchiveKind::Full, slot, ArchiveFormat::TarZstd);
+    let roots = genesis
+        .accounts
+        .iter()
+        .find(|(pubkey, _)| *pubkey == solana_sdk_ids::sysvar::slot_history::ID)
+        .map(|(_, account)| status_cache_roots(&account.data, slot))
+        .unwrap_or_default();
+    let mut writer = ArchiveWriter::new(dir, ArchiveKind::Full, slot, ArchiveFormat::TarZstd)
+        .with_status_cache_roots(roots);
     for (index, (pubkey, account)) in genesis.accounts.iter().enumerate() {
         // Spread the accounts over a few storages, as a validator's archive would.
         let sysvar = account.owner == solana_sdk_ids::sysvar::ID;
@@ -100,10 +160,11 @@ pub fn write_state_archive(genesis: &Genesis, dir: &Path) -> Result<PathBuf, Sta
         genesis.capitalization,
         &bank_fields(genesis),
     );
-    manifest.bank_hash = genesis.bank_hash;
     manifest.parent_bank_hash = genesis.parent_bank_hash;
     manifest.block_height = genesis.block_height;
     manifest.accounts_data_len = genesis.accounts_data_len;
     manifest.leader_id = genesis.leader;
+    manifest.set_stakes(bank_stakes(genesis), &[]);
+    manifest.seal_bank_hash(&genesis.lt_hash);
     Ok(writer.finish(manifest, &genesis.lt_hash)?)
 }

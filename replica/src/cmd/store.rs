@@ -3,13 +3,15 @@
 use {
     crate::{
         node::bootstrap::store_path,
+        snapshot::write::{write_full, write_incremental},
         store::{
-            AccountsStore, IndexConfig, SlotCommit, SlotMeta, StoreConfig, check::check_store,
-            workload,
+            AccountsStore, IndexConfig, SlotCommit, SlotMeta, StoreConfig, StoreError,
+            check::check_store, workload,
         },
     },
     anyhow::Context,
-    snapshot_tools::synthetic::SyntheticAccounts,
+    snapshot_tools::{archive::ArchiveFormat, synthetic::SyntheticAccounts},
+    solana_clock::Slot,
     solana_hash::Hash,
     std::{path::PathBuf, process::ExitCode, time::Duration},
 };
@@ -21,6 +23,26 @@ pub enum StoreCommand {
     Verify(VerifyArgs),
     /// Commit deterministic synthetic slots (benchmarks and crash tests).
     SyntheticApply(SyntheticApplyArgs),
+    /// Write a full (or incremental) snapshot archive of the store's current root in Agave's
+    /// format and print its path.
+    Snapshot(SnapshotArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SnapshotArgs {
+    /// The replica's ledger directory (the replica stopped).
+    #[arg(long)]
+    pub ledger: PathBuf,
+    /// Directory the archive is written into (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Write an incremental archive on top of the full archive at this slot (its accounts
+    /// changed since then, from the delta log); default: a full archive.
+    #[arg(long)]
+    pub incremental_base: Option<Slot>,
+    /// Write `.tar.lz4` instead of `.tar.zst`.
+    #[arg(long)]
+    pub lz4: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -59,6 +81,7 @@ pub fn run(command: StoreCommand) -> anyhow::Result<ExitCode> {
     match command {
         StoreCommand::Verify(args) => verify(args),
         StoreCommand::SyntheticApply(args) => synthetic_apply(args),
+        StoreCommand::Snapshot(args) => snapshot(args),
     }
 }
 
@@ -69,7 +92,16 @@ fn open(ledger: &std::path::Path) -> anyhow::Result<AccountsStore> {
 fn open_with(ledger: &std::path::Path, config: StoreConfig) -> anyhow::Result<AccountsStore> {
     let path = store_path(ledger);
     anyhow::ensure!(path.exists(), "no accounts store in {}", ledger.display());
-    let store = AccountsStore::open(&path, StoreConfig::default())?;
+    let store = AccountsStore::open(&path, StoreConfig::default()).map_err(|error| {
+        if is_locked(&error) {
+            anyhow::anyhow!(
+                "the store in {} is in use (is a replica running on this ledger? stop it first)",
+                ledger.display()
+            )
+        } else {
+            error.into()
+        }
+    })?;
     // Check and apply with the index configuration the store was built with.
     let indexes: IndexConfig = store.built_index_config()?.unwrap_or_default();
     drop(store);
@@ -77,6 +109,38 @@ fn open_with(ledger: &std::path::Path, config: StoreConfig) -> anyhow::Result<Ac
         &path,
         StoreConfig { indexes, ..config },
     )?)
+}
+
+/// Whether opening failed because another process holds RocksDB's lock file.
+fn is_locked(error: &StoreError) -> bool {
+    matches!(error, StoreError::Db { source, .. }
+        if source.kind() == rocksdb::ErrorKind::IOError && source.to_string().contains("lock"))
+}
+
+fn snapshot(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
+    let store = open(&args.ledger)?;
+    let root = store
+        .root_slot()
+        .with_context(|| format!("the store in {} is not bootstrapped", args.ledger.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let format = if args.lz4 {
+        ArchiveFormat::TarLz4
+    } else {
+        ArchiveFormat::TarZstd
+    };
+    let written = match args.incremental_base {
+        Some(base) => {
+            anyhow::ensure!(
+                base < root,
+                "--incremental-base {base} must be below the store's root slot {root}"
+            );
+            write_incremental(&store, &args.out, base, format)?
+        }
+        None => write_full(&store, &args.out, format)?,
+    };
+    println!("{}", written.path.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {

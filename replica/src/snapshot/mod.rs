@@ -3,6 +3,7 @@
 //! the lattice hash in the name, pruned like Agave prunes (newest fulls, and the newest
 //! incrementals of the newest full). A sidecar beside the replica serves them to new replicas.
 
+mod bank;
 pub mod write;
 
 use {

@@ -4,10 +4,11 @@
 //! state's lattice hash, so any reader can verify it.
 
 use {
-    crate::store::{AccountsStore, BankFields, StoreError, delta_log::DeltaRecord},
+    super::bank::{collect_stakes, empty_stakes, manifest, status_roots},
+    crate::store::{AccountsStore, StoreError, delta_log::DeltaRecord},
     snapshot_tools::archive::{
-        AccountRecord, ArchiveFormat, ArchiveKind, ArchiveWriter, SnapshotManifest,
-        manifest::{BlockhashEntry, BlockhashQueue},
+        AccountRecord, ArchiveFormat, ArchiveKind, ArchiveWriter,
+        stakes::{STAKE_PROGRAM, VOTE_PROGRAM},
         writer::WriteError,
     },
     solana_clock::Slot,
@@ -22,8 +23,6 @@ use {
 /// Accounts go into storages of at most this many bytes, each under its own slot (counting
 /// down from the snapshot slot), since Agave allows one storage per slot and 16 GiB per storage.
 const STORAGE_BYTES: u64 = 4 << 30;
-/// Slots of blockhashes put into the manifest's queue.
-const BLOCKHASH_QUEUE_SLOTS: usize = 300;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotWriteError {
@@ -48,72 +47,6 @@ pub struct WrittenSnapshot {
     pub slot: Slot,
     pub base_slot: Option<Slot>,
     pub accounts: u64,
-}
-
-fn manifest(
-    store: &AccountsStore,
-    bank: &BankFields,
-    slot: Slot,
-    capitalization: u64,
-) -> Result<SnapshotManifest, StoreError> {
-    let meta = store.slot_meta(slot)?;
-    let mut manifest = SnapshotManifest::from_bank_fields(
-        slot,
-        meta.map_or(slot.saturating_sub(1), |meta| meta.parent),
-        capitalization,
-        bank,
-    );
-    manifest.block_height = meta.and_then(|meta| meta.block_height).unwrap_or(slot);
-    // The running count where this replica knows it (else the bootstrap snapshot's).
-    if let Some(count) = meta.and_then(|meta| meta.transaction_count) {
-        manifest.transaction_count = count;
-    }
-    manifest.epoch_total_stakes = covering_stakes(&manifest);
-    // The blockhash queue: the newest rooted slots' blockhashes, newest with the highest index.
-    let recent: Vec<_> = store
-        .recent_slots(BLOCKHASH_QUEUE_SLOTS)?
-        .into_iter()
-        .filter(|meta| meta.slot <= slot)
-        .collect();
-    let newest_index = recent.len() as u64;
-    let entries: Vec<BlockhashEntry> = recent
-        .iter()
-        .enumerate()
-        .map(|(age, meta)| BlockhashEntry {
-            hash: meta.blockhash,
-            lamports_per_signature: bank.lamports_per_signature,
-            hash_index: newest_index - age as u64,
-            timestamp: meta.block_time.unwrap_or_default().max(0) as u64,
-        })
-        .collect();
-    manifest.blockhash_queue = BlockhashQueue {
-        last_hash_index: newest_index,
-        last_hash: recent.first().map(|meta| meta.blockhash),
-        entries,
-        max_age: BLOCKHASH_QUEUE_SLOTS as u64,
-    };
-    Ok(manifest)
-}
-
-/// Epoch stakes for exactly the epochs Agave's loader requires of a bank at the manifest's
-/// slot (its epoch through its leader-schedule epoch): the known totals, and for epochs the
-/// bootstrap snapshot did not know, the newest total before them.
-fn covering_stakes(manifest: &SnapshotManifest) -> Vec<(u64, u64)> {
-    let Some(required) = manifest.required_stake_epochs() else {
-        return manifest.epoch_total_stakes.clone();
-    };
-    let known = &manifest.epoch_total_stakes;
-    required
-        .map(|epoch| {
-            let total = known
-                .iter()
-                .filter(|(known_epoch, _)| *known_epoch <= epoch)
-                .max_by_key(|(known_epoch, _)| *known_epoch)
-                .or_else(|| known.iter().min_by_key(|(known_epoch, _)| *known_epoch))
-                .map_or(0, |(_, total)| *total);
-            (epoch, total)
-        })
-        .collect()
 }
 
 /// Hands records to the writer, opening a new storage (one slot lower) every `STORAGE_BYTES`.
@@ -148,14 +81,29 @@ pub fn write_full(
     let bank = store.bank_fields()?.ok_or(SnapshotWriteError::NoBankInfo)?;
     let view = store.view();
     let root = view.root_state()?;
+    let mut stakes = empty_stakes(&view, &bank, root.slot)?;
     let mut spreader = StorageSpreader {
-        writer: ArchiveWriter::new(dir, ArchiveKind::Full, root.slot, format),
+        writer: ArchiveWriter::new(dir, ArchiveKind::Full, root.slot, format)
+            .with_status_cache_roots(status_roots(&view, root.slot)?),
         slot: root.slot,
         lowest: 0,
         bytes: 0,
     };
     let mut failure = None;
+    let mut data_len = 0u64;
     let _ = view.scan(|pubkey, account| {
+        data_len += account.data().len() as u64;
+        let owner = account.owner();
+        if owner == VOTE_PROGRAM || owner == STAKE_PROGRAM {
+            stakes.offer(
+                pubkey,
+                account.lamports(),
+                &owner,
+                account.executable(),
+                account.rent_epoch(),
+                account.data(),
+            );
+        }
         let record = AccountRecord {
             pubkey: *pubkey,
             slot: root.slot,
@@ -177,7 +125,15 @@ pub fn write_full(
         return Err(error.into());
     }
     let accounts = spreader.writer.pushed_accounts();
-    let manifest = manifest(store, &bank, root.slot, root.capitalization)?;
+    let mut manifest = manifest(
+        store,
+        &bank,
+        root.slot,
+        root.capitalization,
+        stakes.finish(),
+        &root.lt_hash,
+    )?;
+    manifest.accounts_data_len = data_len;
     let path = spreader.writer.finish(manifest, &root.lt_hash)?;
     Ok(WrittenSnapshot {
         path,
@@ -240,7 +196,8 @@ pub fn write_incremental(
             ArchiveKind::Incremental { base_slot },
             root.slot,
             format,
-        ),
+        )
+        .with_status_cache_roots(status_roots(&view, root.slot)?),
         slot: root.slot,
         lowest: base_slot + 1,
         bytes: 0,
@@ -257,7 +214,15 @@ pub fn write_incremental(
         })?;
     }
     let accounts = spreader.writer.pushed_accounts();
-    let manifest = manifest(store, &bank, root.slot, root.capitalization)?;
+    let stakes = collect_stakes(&view, empty_stakes(&view, &bank, root.slot)?)?;
+    let manifest = manifest(
+        store,
+        &bank,
+        root.slot,
+        root.capitalization,
+        stakes,
+        &root.lt_hash,
+    )?;
     let path = spreader.writer.finish(manifest, &root.lt_hash)?;
     Ok(WrittenSnapshot {
         path,

@@ -581,6 +581,16 @@ fn load_into_staging(
     );
     batch.put_cf(
         meta_cf,
+        meta::keys::BOOTSTRAP_BANK,
+        encode(&meta::BootstrapBank::from_manifest(manifest)),
+    );
+    batch.put_cf(
+        meta_cf,
+        meta::keys::BOOTSTRAP_EPOCH_STAKES,
+        encode(&manifest.epoch_stakes),
+    );
+    batch.put_cf(
+        meta_cf,
         meta::keys::SNAPSHOT,
         encode(&SnapshotOrigin {
             full_archive: chain.full_name.to_string(),

@@ -24,6 +24,33 @@ pub(crate) mod keys {
     /// Entries per index family (bincode `[u64; 4]` in `IndexKind::ALL` order), written with
     /// every change of the indexes; absent while they are not known to be complete.
     pub(crate) const INDEX_COUNTS: &[u8] = b"index_counts";
+    /// [`super::BootstrapBank`]; absent in stores bootstrapped before it was kept.
+    pub(crate) const BOOTSTRAP_BANK: &[u8] = b"bootstrap_bank";
+    /// The bootstrap snapshot's epoch stakes (staked vote accounts; bincode
+    /// `Vec<EpochStakes>`); absent in stores bootstrapped before they were kept.
+    pub(crate) const BOOTSTRAP_EPOCH_STAKES: &[u8] = b"bootstrap_epoch_stakes";
+}
+
+/// What the bootstrap snapshot's bank says that no slot stream carries: the values Agave hashes
+/// into a bank hash besides the blockhash and the accounts, so that an archive of the bootstrap
+/// slot has the original bank hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootstrapBank {
+    pub slot: Slot,
+    pub bank_hash: Hash,
+    pub parent_bank_hash: Hash,
+    pub signature_count: u64,
+}
+
+impl BootstrapBank {
+    pub fn from_manifest(manifest: &SnapshotManifest) -> Self {
+        Self {
+            slot: manifest.slot,
+            bank_hash: manifest.bank_hash,
+            parent_bank_hash: manifest.parent_bank_hash,
+            signature_count: manifest.signature_count,
+        }
+    }
 }
 
 /// The archives the store was bootstrapped from.

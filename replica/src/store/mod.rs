@@ -16,8 +16,8 @@ pub use {
     account::{Account, AccountRef, AccountUpdate, encode_into},
     index::{IndexConfig, IndexEntries, IndexKind, entry_key, is_token_program, token_delegate},
     index_health::{IndexCheck, IndexCounts},
-    meta::{SCHEMA_VERSION, SlotMeta, SnapshotOrigin},
-    snapshot_tools::archive::BankFields,
+    meta::{BootstrapBank, SCHEMA_VERSION, SlotMeta, SnapshotOrigin},
+    snapshot_tools::archive::{BankFields, stakes::EpochStakes},
     view::StoreView,
 };
 use {
@@ -301,6 +301,17 @@ impl AccountsStore {
 
     pub fn bank_fields(&self) -> Result<Option<BankFields>, StoreError> {
         self.meta_bincode(meta::keys::BANK, "bank information")
+    }
+
+    pub fn bootstrap_bank(&self) -> Result<Option<meta::BootstrapBank>, StoreError> {
+        self.meta_bincode(meta::keys::BOOTSTRAP_BANK, "bootstrap bank")
+    }
+
+    /// The bootstrap snapshot's epoch stakes (empty if the store did not keep them).
+    pub fn bootstrap_epoch_stakes(&self) -> Result<Vec<EpochStakes>, StoreError> {
+        Ok(self
+            .meta_bincode(meta::keys::BOOTSTRAP_EPOCH_STAKES, "bootstrap epoch stakes")?
+            .unwrap_or_default())
     }
 
     pub fn snapshot_origin(&self) -> Result<Option<SnapshotOrigin>, StoreError> {

@@ -21,8 +21,10 @@
 
 use {
     crate::{
-        DEFAULT_SLOT_MS, NodeOptions, SimConfig, SimNode, SnapshotSchedule, admin::AdminServer,
-        snapshot::write_state_archive, validator::ValidatorIdentity,
+        DEFAULT_SLOT_MS, NodeOptions, SimConfig, SimNode, SnapshotSchedule,
+        admin::AdminServer,
+        snapshot::{genesis_file, write_state_archive},
+        validator::ValidatorIdentity,
     },
     anyhow::{Context, ensure},
     geyser_plugin::{PluginConfig, config::DEFAULT_RETENTION_SLOTS},
@@ -49,7 +51,8 @@ pub struct SimArgs {
     /// The server's identity: a Solana keypair file (must exist).
     #[arg(long, value_name = "KEYPAIR")]
     pub identity: PathBuf,
-    /// Directory the snapshot archive of the initial state is written into.
+    /// Directory the snapshot archive of the initial state and the chain's `genesis.bin` are
+    /// written into.
     #[arg(long, value_name = "DIR")]
     pub snapshot_dir: PathBuf,
     /// Slots to produce (default, or 0: until Ctrl-C). The server keeps serving afterwards.
@@ -259,6 +262,17 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
             return Err(error).context("failed to write the snapshot archive");
         }
     };
+    // Agave reads `genesis.bin` from its ledger directory; written beside the archives.
+    let genesis = genesis_file(node.genesis());
+    match genesis.write(&args.snapshot_dir) {
+        Ok(path) => {
+            tracing::info!(genesis = %path.display(), genesis_hash = %genesis.hash(), "wrote genesis.bin")
+        }
+        Err(error) => {
+            node.shutdown();
+            return Err(error).context("failed to write genesis.bin");
+        }
+    }
     tracing::info!(
         snapshot = %snapshot.display(),
         replication = %node.replication_addr(),

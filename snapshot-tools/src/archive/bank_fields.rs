@@ -3,11 +3,17 @@
 
 use {
     super::{
+        lt_hash::LtHash,
         manifest::{BlockhashQueue, EpochSchedule, FeeRateGovernor, Inflation, SnapshotManifest},
         name::Slot,
+        stakes::{BankStakes, EpochStakes},
     },
     serde::{Deserialize, Serialize},
+    solana_hash::Hash,
 };
+
+/// Roots Agave's status cache keeps (`MAX_RECENT_BLOCKHASHES`).
+pub const STATUS_CACHE_ROOTS: usize = 300;
 
 /// What a bank manifest says about the cluster besides the accounts: genesis economics and
 /// timing, hard forks, epoch stakes, the transaction count and the blockhash queue.
@@ -80,9 +86,119 @@ impl SnapshotManifest {
     }
 }
 
+impl SnapshotManifest {
+    /// The bank's epoch.
+    pub fn epoch(&self) -> u64 {
+        self.epoch_schedule_checked()
+            .map_or(0, |schedule| schedule.get_epoch(self.slot))
+    }
+
+    /// Puts in the stakes cache and the epoch stakes of every epoch Agave requires at this slot
+    /// (those in `known`, e.g. the bootstrap snapshot's, as they are; the others computed from
+    /// the cache), their totals, and the slot's leader as Agave's schedule draws it from them.
+    /// Without staked vote accounts the leader is left as it is.
+    pub fn set_stakes(&mut self, cache: BankStakes, known: &[EpochStakes]) {
+        let Some(schedule) = self.epoch_schedule_checked() else {
+            return;
+        };
+        let required = self.required_stake_epochs().unwrap_or(0..=0);
+        self.epoch_stakes = required
+            .map(|epoch| {
+                known
+                    .iter()
+                    .find(|stakes| stakes.epoch == epoch)
+                    .cloned()
+                    .unwrap_or_else(|| cache.epoch_stakes(epoch))
+            })
+            .collect();
+        self.epoch_total_stakes = self
+            .epoch_stakes
+            .iter()
+            .map(|stakes| (stakes.epoch, stakes.total_stake()))
+            .collect();
+        let (epoch, slot_index) = schedule.get_epoch_and_slot_index(self.slot);
+        if let Some(stakes) = self
+            .epoch_stakes
+            .iter()
+            .find(|stakes| stakes.epoch == epoch)
+            && let Some(leader) = stakes.leader(schedule.get_slots_in_epoch(epoch), slot_index)
+        {
+            self.leader_id = leader;
+        }
+        self.stakes = Some(cache);
+    }
+
+    /// Sets the accounts lattice hash and the bank hash Agave recomputes on load from the
+    /// parent bank hash, the signature count, the last blockhash, the lattice hash and the
+    /// hard forks at this slot.
+    pub fn seal_bank_hash(&mut self, lt_hash: &LtHash) {
+        let last_blockhash = self.blockhash_queue.last_hash.unwrap_or_default();
+        let hash = solana_sha256_hasher::hashv(&[
+            self.parent_bank_hash.as_ref(),
+            &self.signature_count.to_le_bytes(),
+            last_blockhash.as_ref(),
+        ]);
+        let lt_bytes: Vec<u8> = lt_hash.0.iter().flat_map(|e| e.to_le_bytes()).collect();
+        let mut hash = solana_sha256_hasher::hashv(&[hash.as_ref(), &lt_bytes]);
+        let forks: u64 = self
+            .hard_forks
+            .iter()
+            .filter(|(fork_slot, _)| self.parent_slot < *fork_slot && self.slot >= *fork_slot)
+            .map(|(_, count)| *count)
+            .sum();
+        if forks > 0 {
+            hash = solana_sha256_hasher::hashv(&[hash.as_ref(), &forks.to_le_bytes()]);
+        }
+        self.accounts_lt_hash = Some(lt_hash.clone());
+        self.bank_hash = Hash::new_from_array(hash.to_bytes());
+    }
+}
+
+/// The roots Agave's status cache must hold for a bank at `slot` with this SlotHistory sysvar
+/// data: the newest [`STATUS_CACHE_ROOTS`] slots it records, newest first (Agave refuses an
+/// archive whose status cache misses one); empty if the data is not a SlotHistory.
+pub fn status_cache_roots(slot_history: &[u8], slot: Slot) -> Vec<Slot> {
+    use solana_slot_history::{Check, SlotHistory};
+    let Ok(history) = bincode::deserialize::<SlotHistory>(slot_history) else {
+        return Vec::new();
+    };
+    (history.oldest()..=history.newest().min(slot))
+        .rev()
+        .filter(|root| history.check(*root) == Check::Found)
+        .take(STATUS_CACHE_ROOTS)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_epoch_stakes_are_kept_and_the_rest_computed() {
+        let mut manifest = SnapshotManifest::new(40, 39, 1_000);
+        manifest.epoch_schedule = EpochSchedule::without_warmup(32);
+        let known = EpochStakes {
+            epoch: 1,
+            stakes_epoch: 0,
+            vote_accounts: Vec::new(),
+            stake_history: vec![(0, Default::default())],
+        };
+        // Epoch 0 is no longer required at slot 40 (epoch 1): dropped.
+        let stale = EpochStakes {
+            epoch: 0,
+            ..known.clone()
+        };
+        manifest.set_stakes(
+            BankStakes::new(1, Vec::new(), Default::default()),
+            &[stale, known.clone()],
+        );
+        assert_eq!(manifest.epoch_stakes.len(), 2);
+        assert_eq!(manifest.epoch_stakes[0], known);
+        assert_eq!(manifest.epoch_stakes[1].epoch, 2);
+        assert_eq!(manifest.epoch_stakes[1].stakes_epoch, 1);
+        assert_eq!(manifest.epoch_total_stakes, vec![(1, 0), (2, 0)]);
+        assert!(manifest.validate().is_ok());
+    }
 
     #[test]
     fn fields_survive_a_round_trip_through_a_manifest() {

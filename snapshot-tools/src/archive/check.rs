@@ -149,6 +149,12 @@ impl SnapshotManifest {
         }
     }
 
+    /// Agave's epoch schedule of this manifest, if it is one Agave accepts.
+    pub(crate) fn epoch_schedule_checked(&self) -> Option<AgaveEpochSchedule> {
+        self.check_epoch_schedule().ok()?;
+        Some(self.agave_epoch_schedule())
+    }
+
     fn check_epoch_schedule(&self) -> Result<(), ManifestCheckError> {
         let schedule = &self.epoch_schedule;
         if schedule.slots_per_epoch < MINIMUM_SLOTS_PER_EPOCH {

@@ -2,11 +2,16 @@
 //! accounts-db fields, extra fields), read as far as a replica needs and written minimally.
 //!
 //! The layout mirrors Agave's `serde_snapshot` (solana-runtime 4.2). Collections the replica does
-//! not use (stake delegations, vote accounts, epoch-stake maps) are walked and dropped without
-//! being kept, so a mainnet-sized manifest costs no more memory than its largest single element.
+//! not use (the stakes cache's delegations and vote accounts, unstaked vote accounts of the epoch
+//! stakes) are walked and dropped without being kept; of the epoch stakes, the staked vote
+//! accounts are kept (on mainnet some thousand vote states per epoch, a few megabytes).
 
 use {
-    super::{lt_hash::LtHash, name::Slot},
+    super::{
+        lt_hash::LtHash,
+        name::Slot,
+        stakes::{BankStakes, EpochStakes, ManifestAccount, VoteAccountEntry, vote_state_keys},
+    },
     bincode::Options,
     serde::{
         Deserialize, Deserializer, Serialize, Serializer,
@@ -151,8 +156,13 @@ pub struct SnapshotManifest {
     pub lamports_per_signature: u64,
     /// Total active stake per epoch, from the versioned epoch stakes.
     pub epoch_total_stakes: Vec<(u64, u64)>,
+    /// The versioned epoch stakes with their staked vote accounts; when empty, epoch stakes are
+    /// written with [`epoch_total_stakes`](Self::epoch_total_stakes) and no vote accounts.
+    pub epoch_stakes: Vec<EpochStakes>,
     pub accounts_lt_hash: Option<LtHash>,
     pub block_id: Option<Hash>,
+    /// The bank's stakes cache, written in full when present (a reader leaves this `None`).
+    pub stakes: Option<BankStakes>,
 }
 
 impl SnapshotManifest {
@@ -186,8 +196,10 @@ impl SnapshotManifest {
             storages: Vec::new(),
             lamports_per_signature: 5_000,
             epoch_total_stakes: Vec::new(),
+            epoch_stakes: Vec::new(),
             accounts_lt_hash: None,
             block_id: None,
+            stakes: None,
         };
         manifest.epoch_total_stakes = manifest
             .required_stake_epochs()
@@ -307,15 +319,55 @@ impl SnapshotManifest {
             lamports_per_signature: extra.lamports_per_signature,
             epoch_total_stakes: extra
                 .versioned_epoch_stakes
-                .into_iter()
+                .iter()
                 .map(
                     |(epoch, layout::VersionedEpochStakes::Current { total_stake, .. })| {
-                        (epoch, total_stake)
+                        (*epoch, *total_stake)
+                    },
+                )
+                .collect(),
+            epoch_stakes: extra
+                .versioned_epoch_stakes
+                .into_iter()
+                .map(
+                    |(epoch, layout::VersionedEpochStakes::Current { stakes, .. })| {
+                        let mut vote_accounts: Vec<(VoteAccountEntry, u64)> = stakes
+                            .vote_accounts
+                            .into_iter()
+                            .filter(|(_, (stake, _))| *stake > 0)
+                            .filter_map(|(pubkey, (stake, account))| {
+                                let (node_pubkey, authorized_voters) =
+                                    vote_state_keys(&account.data)?;
+                                Some((
+                                    VoteAccountEntry {
+                                        pubkey: Pubkey::new_from_array(pubkey),
+                                        account: ManifestAccount {
+                                            lamports: account.lamports,
+                                            data: account.data,
+                                            owner: Pubkey::new_from_array(account.owner),
+                                            executable: account.executable,
+                                            rent_epoch: account.rent_epoch,
+                                        },
+                                        node_pubkey,
+                                        authorized_voters,
+                                    },
+                                    stake,
+                                ))
+                            })
+                            .collect();
+                        vote_accounts.sort_by_key(|(vote, _)| vote.pubkey);
+                        EpochStakes {
+                            epoch,
+                            stakes_epoch: stakes.epoch,
+                            vote_accounts,
+                            stake_history: stakes.stake_history,
+                        }
                     },
                 )
                 .collect(),
             accounts_lt_hash: extra.accounts_lt_hash.map(|hash| LtHash(hash.0)),
             block_id: extra.block_id.map(Hash::new_from_array),
+            stakes: None,
         }
     }
 
@@ -360,6 +412,12 @@ impl SnapshotManifest {
         };
         let mut bytes = Vec::new();
         encode(&mut bytes, &bank);
+        let full_epoch_stakes: Option<Vec<_>> = (!self.epoch_stakes.is_empty()).then(|| {
+            self.epoch_stakes
+                .iter()
+                .map(|epoch| (epoch.epoch, layout::FullEpochStakes::new(epoch)))
+                .collect()
+        });
         encode(&mut bytes, &storages);
         encode(&mut bytes, &0u64);
         encode(&mut bytes, &self.slot);
@@ -369,7 +427,10 @@ impl SnapshotManifest {
         encode(&mut bytes, &extra.lamports_per_signature);
         encode(&mut bytes, &extra.incremental_snapshot_persistence);
         encode(&mut bytes, &extra.epoch_accounts_hash);
-        encode(&mut bytes, &extra.versioned_epoch_stakes);
+        match &full_epoch_stakes {
+            Some(full) => encode(&mut bytes, full),
+            None => encode(&mut bytes, &extra.versioned_epoch_stakes),
+        }
         encode(&mut bytes, &extra.accounts_lt_hash);
         encode(&mut bytes, &extra.block_id);
         bytes
@@ -546,7 +607,18 @@ mod layout {
         pub(super) stake_history: IgnoredSeq<(u64, StakeHistoryEntry)>,
     }
 
-    pub(super) type EpochStakes = Stakes<Stake>;
+    /// `Stakes<Stake>` of the epoch stakes, keeping the vote accounts and the stake history.
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    pub(super) struct EpochStakes {
+        pub(super) vote_accounts: Vec<([u8; 32], (u64, Account))>,
+        pub(super) stake_delegations: IgnoredSeq<([u8; 32], Stake)>,
+        pub(super) unused: u64,
+        pub(super) epoch: u64,
+        pub(super) stake_history: Vec<(
+            u64,
+            solana_stake_interface::stake_history::StakeHistoryEntry,
+        )>,
+    }
 
     /// Three collections Agave no longer uses, always written empty.
     pub(super) type UnusedAccounts = (
@@ -567,7 +639,7 @@ mod layout {
     }
 
     #[derive(Debug, Serialize, Deserialize)]
-    pub(super) struct BankFields {
+    pub(super) struct BankFields<S = Stakes<Delegation>> {
         pub(super) blockhash_queue: BlockhashQueue,
         pub(super) ancestors: IgnoredSeq<(u64, u64)>,
         pub(super) hash: [u8; 32],
@@ -596,14 +668,14 @@ mod layout {
         pub(super) rent_collector: RentCollector,
         pub(super) epoch_schedule: EpochSchedule,
         pub(super) inflation: Inflation,
-        pub(super) stakes: Stakes<Delegation>,
+        pub(super) stakes: S,
         pub(super) unused_accounts: UnusedAccounts,
         pub(super) unused_epoch_stakes: IgnoredSeq<(u64, ())>,
         pub(super) is_delta: bool,
     }
 
-    impl BankFields {
-        pub(super) fn from_manifest(manifest: &SnapshotManifest) -> Self {
+    impl<'a> BankFields<BankStakesOut<'a>> {
+        pub(super) fn from_manifest(manifest: &'a SnapshotManifest) -> Self {
             let queue = &manifest.blockhash_queue;
             Self {
                 blockhash_queue: BlockhashQueue {
@@ -642,7 +714,7 @@ mod layout {
                 slots_per_year: manifest.slots_per_year,
                 accounts_data_len: manifest.accounts_data_len,
                 slot: manifest.slot,
-                epoch: 0,
+                epoch: manifest.epoch(),
                 block_height: manifest.block_height,
                 leader_id: manifest.leader_id.to_bytes(),
                 collector_fees: 0,
@@ -667,10 +739,106 @@ mod layout {
                 },
                 epoch_schedule: manifest.epoch_schedule,
                 inflation: manifest.inflation,
-                stakes: Stakes::default(),
+                stakes: BankStakesOut(manifest.stakes.as_ref()),
                 unused_accounts: Default::default(),
                 unused_epoch_stakes: IgnoredSeq::default(),
                 is_delta: false,
+            }
+        }
+    }
+
+    /// The bank's stakes cache as `Stakes<Delegation>`: empty without stakes.
+    #[derive(Debug)]
+    pub(super) struct BankStakesOut<'a>(pub(super) Option<&'a BankStakes>);
+
+    impl Serialize for BankStakesOut<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let Some(cache) = self.0 else {
+                return Stakes::<Delegation>::default().serialize(serializer);
+            };
+            let stakes = cache.cache_vote_stakes();
+            FullStakes {
+                vote_accounts: MapOut(
+                    cache
+                        .vote_accounts
+                        .iter()
+                        .zip(stakes)
+                        .map(|(vote, stake)| (vote.pubkey, (stake, &vote.account)))
+                        .collect(),
+                ),
+                stake_delegations: MapOut(
+                    cache
+                        .delegations
+                        .iter()
+                        .map(|entry| (entry.pubkey, &entry.delegation))
+                        .collect(),
+                ),
+                unused: 0,
+                epoch: cache.epoch,
+                stake_history: &cache.stake_history,
+            }
+            .serialize(serializer)
+        }
+    }
+
+    #[derive(Serialize)]
+    pub(super) struct FullStakes<'a, D: Serialize> {
+        vote_accounts: MapOut<(Pubkey, (u64, &'a ManifestAccount))>,
+        stake_delegations: MapOut<(Pubkey, D)>,
+        unused: u64,
+        epoch: u64,
+        stake_history: &'a [(
+            u64,
+            solana_stake_interface::stake_history::StakeHistoryEntry,
+        )],
+    }
+
+    /// A bincode map from pairs.
+    pub(super) struct MapOut<T>(pub(super) Vec<T>);
+
+    impl<K: Serialize, V: Serialize> Serialize for MapOut<(K, V)> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_map(self.0.iter().map(|(key, value)| (key, value)))
+        }
+    }
+
+    /// `VersionedEpochStakes::Current` of one epoch.
+    #[derive(Serialize)]
+    pub(super) enum FullEpochStakes<'a> {
+        Current {
+            stakes: FullStakes<'a, ()>,
+            total_stake: u64,
+            node_id_to_vote_accounts: MapOut<(Pubkey, (Vec<Pubkey>, u64))>,
+            epoch_authorized_voters: MapOut<(Pubkey, Pubkey)>,
+        },
+    }
+
+    impl<'a> FullEpochStakes<'a> {
+        pub(super) fn new(epoch: &'a crate::archive::stakes::EpochStakes) -> Self {
+            Self::Current {
+                stakes: FullStakes {
+                    vote_accounts: MapOut(
+                        epoch
+                            .vote_accounts
+                            .iter()
+                            .map(|(vote, stake)| (vote.pubkey, (*stake, &vote.account)))
+                            .collect(),
+                    ),
+                    // Agave writes epoch stakes without delegations.
+                    stake_delegations: MapOut(Vec::new()),
+                    unused: 0,
+                    epoch: epoch.stakes_epoch,
+                    stake_history: &epoch.stake_history,
+                },
+                total_stake: epoch.total_stake(),
+                node_id_to_vote_accounts: MapOut(
+                    epoch
+                        .node_vote_accounts()
+                        .into_iter()
+                        .map(|(node, votes, total)| (node, (votes, total)))
+                        .collect(),
+                ),
+                epoch_authorized_voters: MapOut(epoch.authorized_voters()),
             }
         }
     }
@@ -799,8 +967,109 @@ mod tests {
         manifest.accounts_lt_hash = Some(lt_hash);
         manifest.block_id = Some(Hash::new_from_array([1; 32]));
         let bytes = manifest.to_bytes();
-        let read = SnapshotManifest::read_from(&bytes[..], bytes.len() as u64).unwrap();
+        let mut read = SnapshotManifest::read_from(&bytes[..], bytes.len() as u64).unwrap();
+        // Epoch stakes written with totals only are read back with no vote accounts.
+        assert_eq!(
+            read.epoch_stakes
+                .iter()
+                .map(|stakes| (stakes.epoch, stakes.vote_accounts.len()))
+                .collect::<Vec<_>>(),
+            vec![(0, 0), (1, 0)]
+        );
+        read.epoch_stakes.clear();
         assert_eq!(read, manifest);
+    }
+
+    #[test]
+    fn full_stakes_are_written_and_the_staked_vote_accounts_read_back() {
+        use {
+            super::super::stakes::{STAKE_PROGRAM, StakeRules, VOTE_PROGRAM},
+            solana_vote_interface::state::{VoteInit, VoteStateV3, VoteStateVersions},
+        };
+        let vote_data = |node: Pubkey| {
+            let state = VoteStateV3::new(
+                &VoteInit {
+                    node_pubkey: node,
+                    authorized_voter: node,
+                    authorized_withdrawer: node,
+                    commission: 0,
+                },
+                &solana_clock::Clock::default(),
+            );
+            let mut data = vec![0; VoteStateV3::size_of()];
+            bincode::serialize_into(&mut data[..], &VoteStateVersions::new_v3(state)).unwrap();
+            data
+        };
+        let (staked, idle, node) = (
+            Pubkey::new_unique(),
+            Pubkey::new_unique(),
+            Pubkey::new_unique(),
+        );
+        let mut cache = BankStakes::new(0, Vec::new(), StakeRules::default());
+        cache.offer(
+            &staked,
+            10,
+            &VOTE_PROGRAM,
+            false,
+            u64::MAX,
+            &vote_data(node),
+        );
+        cache.offer(
+            &idle,
+            10,
+            &VOTE_PROGRAM,
+            false,
+            u64::MAX,
+            &vote_data(Pubkey::new_unique()),
+        );
+        let delegation = solana_stake_interface::state::StakeStateV2::Stake(
+            Default::default(),
+            solana_stake_interface::state::Stake {
+                delegation: solana_stake_interface::state::Delegation::new(&staked, 777, u64::MAX),
+                credits_observed: 0,
+            },
+            Default::default(),
+        );
+        let stake_data = bincode::serialize(&delegation).unwrap();
+        cache.offer(
+            &Pubkey::new_unique(),
+            800,
+            &STAKE_PROGRAM,
+            false,
+            u64::MAX,
+            &stake_data,
+        );
+        let mut manifest = SnapshotManifest::new(5, 4, 10);
+        manifest.epoch_schedule = EpochSchedule::without_warmup(32);
+        manifest.set_stakes(cache.finish(), &[]);
+        assert_eq!(manifest.leader_id, node);
+        assert_eq!(manifest.epoch_total_stakes, vec![(0, 777), (1, 777)]);
+        let bytes = manifest.to_bytes();
+        let read = SnapshotManifest::read_from(&bytes[..], bytes.len() as u64).unwrap();
+        assert_eq!(read.epoch_total_stakes, manifest.epoch_total_stakes);
+        assert_eq!(read.leader_id, node);
+        // The unstaked vote account is in the written epoch stakes but not kept by the reader.
+        let kept: Vec<_> = manifest
+            .epoch_stakes
+            .iter()
+            .map(|stakes| EpochStakes {
+                vote_accounts: stakes
+                    .vote_accounts
+                    .iter()
+                    .filter(|(_, stake)| *stake > 0)
+                    .cloned()
+                    .collect(),
+                ..stakes.clone()
+            })
+            .collect();
+        assert_eq!(manifest.epoch_stakes[0].vote_accounts.len(), 2);
+        assert_eq!(read.epoch_stakes, kept);
+        // Written again from what was read, the epoch stakes are the same.
+        let mut again = read.clone();
+        again.stakes = manifest.stakes.clone();
+        let again = again.to_bytes();
+        let reread = SnapshotManifest::read_from(&again[..], again.len() as u64).unwrap();
+        assert_eq!(reread.epoch_stakes, kept);
     }
 
     #[test]

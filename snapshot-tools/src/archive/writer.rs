@@ -51,6 +51,7 @@ pub struct ArchiveWriter {
     storages: BTreeMap<Slot, StagedStorage>,
     added_lt_hash: LtHash,
     accounts: u64,
+    status_cache_roots: Vec<Slot>,
 }
 
 impl ArchiveWriter {
@@ -65,7 +66,15 @@ impl ArchiveWriter {
             storages: BTreeMap::new(),
             added_lt_hash: LtHash::identity(),
             accounts: 0,
+            status_cache_roots: Vec::new(),
         }
+    }
+
+    /// Roots the status cache lists (each with no transaction statuses); Agave requires the
+    /// newest 300 roots of the bank's SlotHistory there. Default: none.
+    pub fn with_status_cache_roots(mut self, roots: Vec<Slot>) -> Self {
+        self.status_cache_roots = roots;
+        self
     }
 
     pub fn with_zstd_level(mut self, level: i32) -> Self {
@@ -213,6 +222,7 @@ impl ArchiveWriter {
         manifest.storages = storages.iter().map(|(entry, _, _)| *entry).collect();
         manifest.accounts_lt_hash = Some(state_lt_hash.clone());
         let manifest_bytes = manifest.to_bytes();
+        let status_cache = status_cache_bytes(&self.status_cache_roots);
 
         let output = File::create(&temp_path).map_err(Self::io_error(&temp_path))?;
         let output = BufWriter::with_capacity(1 << 20, output);
@@ -220,15 +230,27 @@ impl ArchiveWriter {
             ArchiveFormat::TarZstd => {
                 let encoder = zstd::stream::write::Encoder::new(output, self.zstd_level)
                     .map_err(Self::io_error(&temp_path))?;
-                write_tar(encoder, self.slot, &manifest_bytes, &mut storages)
-                    .and_then(|encoder| encoder.finish())
-                    .and_then(|mut output| output.flush())
+                write_tar(
+                    encoder,
+                    self.slot,
+                    &manifest_bytes,
+                    &status_cache,
+                    &mut storages,
+                )
+                .and_then(|encoder| encoder.finish())
+                .and_then(|mut output| output.flush())
             }
             ArchiveFormat::TarLz4 => {
                 let encoder = lz4_flex::frame::FrameEncoder::new(output);
-                write_tar(encoder, self.slot, &manifest_bytes, &mut storages)
-                    .and_then(|encoder| encoder.finish().map_err(io::Error::other))
-                    .and_then(|mut output| output.flush())
+                write_tar(
+                    encoder,
+                    self.slot,
+                    &manifest_bytes,
+                    &status_cache,
+                    &mut storages,
+                )
+                .and_then(|encoder| encoder.finish().map_err(io::Error::other))
+                .and_then(|mut output| output.flush())
             }
             unsupported => Err(io::Error::other(format!(
                 "cannot write .{unsupported} archives"
@@ -256,10 +278,23 @@ fn header(path: &str, size: u64, entry_type: tar::EntryType) -> io::Result<tar::
     Ok(header)
 }
 
+/// Agave's status cache (`Vec<(Slot, is_root, statuses)>`): each root with no statuses.
+fn status_cache_bytes(roots: &[Slot]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(8 + roots.len() * 17);
+    bytes.extend_from_slice(&(roots.len() as u64).to_le_bytes());
+    for root in roots {
+        bytes.extend_from_slice(&root.to_le_bytes());
+        bytes.push(1);
+        bytes.extend_from_slice(&0u64.to_le_bytes());
+    }
+    bytes
+}
+
 fn write_tar<W: Write>(
     output: W,
     slot: Slot,
     manifest: &[u8],
+    status_cache: &[u8],
     storages: &mut [(StorageEntry, File, tempfile::TempPath)],
 ) -> io::Result<W> {
     let mut builder = tar::Builder::new(output);
@@ -274,12 +309,11 @@ fn write_tar<W: Write>(
         &mut SNAPSHOT_VERSION.as_bytes(),
     )?;
     append("snapshots/", 0, tar::EntryType::Directory, &mut io::empty())?;
-    // An empty status cache: a bincode `Vec` of length zero.
     append(
         "snapshots/status_cache",
-        8,
+        status_cache.len() as u64,
         tar::EntryType::Regular,
-        &mut &[0u8; 8][..],
+        &mut &status_cache[..],
     )?;
     append(
         &format!("snapshots/{slot}/"),

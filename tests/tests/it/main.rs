@@ -1,6 +1,7 @@
 //! Whole-system tests, one binary (reth `bin/reth/tests/it/main.rs`): each module a scenario.
 //! They run the `replica` binary built in the same profile (`cargo build -p replica` first).
 
+mod agave_archives;
 mod client_js;
 mod client_python;
 mod client_rust;
