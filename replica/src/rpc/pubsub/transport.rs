@@ -88,91 +88,90 @@ pub(super) async fn serve(
         let _ = stream.set_nodelay(true);
         let connection = next_connection;
         next_connection = next_connection.wrapping_add(1);
-        let (shared, methods, config) = (shared.clone(), methods.clone(), config.clone());
-        let disconnect = cancel.child_token();
-        tokio::spawn(async move {
-            serve_connection(
-                stream, permit, connection, shared, methods, config, disconnect,
-            )
-            .await;
-        });
+        let connection = Connection {
+            id: connection,
+            shared: shared.clone(),
+            methods: methods.clone(),
+            config: config.clone(),
+            disconnect: cancel.child_token(),
+        };
+        tokio::spawn(connection.serve(stream, permit));
     }
 }
 
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
-    permit: OwnedSemaphorePermit,
-    connection: usize,
+/// One client connection and what serving it needs.
+#[derive(Clone)]
+struct Connection {
+    id: usize,
     shared: Arc<PubSubShared>,
     methods: Methods,
     config: ServerConfig,
     disconnect: CancellationToken,
-) {
-    let permit = Arc::new(Mutex::new(Some(permit)));
-    let service = {
-        let (shared, disconnect) = (shared.clone(), disconnect.clone());
-        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-            let taken = permit.lock().expect("permit lock").take();
-            let (shared, methods, config, disconnect) = (
-                shared.clone(),
-                methods.clone(),
-                config.clone(),
-                disconnect.clone(),
-            );
-            async move {
-                let Some(permit) = taken else {
-                    return Ok::<_, Infallible>(bad_request());
-                };
-                Ok(upgrade(
-                    request, permit, connection, shared, methods, config, disconnect,
-                )
-                .await)
-            }
-        })
-    };
-    let http = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HANDSHAKE_TIMEOUT)
-        .keep_alive(false)
-        .serve_connection(TokioIo::new(Cuttable::new(stream, &disconnect)), service)
-        .with_upgrades();
-    tokio::select! {
-        _ = http => {}
-        _ = disconnect.cancelled() => {}
-    }
 }
 
-/// Upgrades to a WebSocket served by jsonrpsee; the connection lives until the client closes
-/// it or its outbox disconnects it.
-async fn upgrade(
-    mut request: hyper::Request<hyper::body::Incoming>,
-    permit: OwnedSemaphorePermit,
-    connection: usize,
-    shared: Arc<PubSubShared>,
-    methods: Methods,
-    config: ServerConfig,
-    disconnect: CancellationToken,
-) -> HttpResponse {
-    request
-        .extensions_mut()
-        .insert(ConnectionId::from(connection));
-    let request: HttpRequest<_> = request.map(HttpBody::new);
-    let (stop, server_handle) = stop_channel();
-    let state = ConnectionState::new(stop, connection as u32, permit);
-    match ws::connect(request, config, methods, state, RpcServiceBuilder::new()).await {
-        Ok((response, serve)) => {
-            let outbox = shared.open(connection, disconnect.clone());
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = serve => {}
-                    _ = outbox.disconnected().cancelled() => {}
+impl Connection {
+    async fn serve(self, stream: tokio::net::TcpStream, permit: OwnedSemaphorePermit) {
+        let permit = Arc::new(Mutex::new(Some(permit)));
+        let disconnect = self.disconnect.clone();
+        let io = TokioIo::new(Cuttable::new(stream, &disconnect));
+        let service =
+            hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let taken = permit.lock().expect("permit lock").take();
+                let connection = self.clone();
+                async move {
+                    Ok::<_, Infallible>(match taken {
+                        Some(permit) => connection.upgrade(request, permit).await,
+                        None => bad_request(),
+                    })
                 }
-                drop(server_handle);
-                shared.close(connection);
             });
-            response
+        let http = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HANDSHAKE_TIMEOUT)
+            .keep_alive(false)
+            .serve_connection(io, service)
+            .with_upgrades();
+        tokio::select! {
+            _ = http => {}
+            _ = disconnect.cancelled() => {}
         }
-        Err(response) => response,
+    }
+
+    /// Upgrades to a WebSocket served by jsonrpsee; the connection lives until the client
+    /// closes it or its outbox disconnects it.
+    async fn upgrade(
+        self,
+        mut request: hyper::Request<hyper::body::Incoming>,
+        permit: OwnedSemaphorePermit,
+    ) -> HttpResponse {
+        request.extensions_mut().insert(ConnectionId::from(self.id));
+        let request: HttpRequest<_> = request.map(HttpBody::new);
+        let (stop, server_handle) = stop_channel();
+        let state = ConnectionState::new(stop, self.id as u32, permit);
+        match ws::connect(
+            request,
+            self.config,
+            self.methods,
+            state,
+            RpcServiceBuilder::new(),
+        )
+        .await
+        {
+            Ok((response, serve)) => {
+                let outbox = self.shared.open(self.id, self.disconnect.clone());
+                let shared = self.shared;
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = serve => {}
+                        _ = outbox.disconnected().cancelled() => {}
+                    }
+                    drop(server_handle);
+                    shared.close(outbox.connection);
+                });
+                response
+            }
+            Err(response) => response,
+        }
     }
 }
 
