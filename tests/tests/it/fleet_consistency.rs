@@ -25,42 +25,64 @@ use {
 const SLOT_MS: u64 = 100;
 const CLOCK: &str = "SysvarC1ock11111111111111111111111111111111";
 
-/// sim → A → {B, C}, each replica with `extra` flags.
+/// The simulator and replicas following it in a tree.
 struct Tree {
     sim: Node,
     members: Vec<Node>,
+    /// Each member's `/metrics` address.
+    metrics: Vec<String>,
 }
 
+/// sim → A → `downstreams` replicas, each replica with `extra` flags.
 fn tree(dir: &Path, extra: &[&str], downstreams: usize) -> Tree {
-    let sim = cluster::sim(dir, 0, SLOT_MS, &[]);
+    let mut shape = vec![None];
+    shape.extend(std::iter::repeat_n(Some(0), downstreams));
+    tree_shaped(dir, extra, &shape, SLOT_MS)
+}
+
+/// Replica `i` follows `shape[i]` (an earlier replica), or the simulator for `None`.
+fn tree_shaped(dir: &Path, extra: &[&str], shape: &[Option<usize>], slot_ms: u64) -> Tree {
+    let sim = cluster::sim(dir, 0, slot_ms, &[]);
     let snapshot = path_arg(&cluster::sim_snapshot(&sim));
-    let start = |name: &str, upstream: &str| {
+    let mut members: Vec<Node> = Vec::new();
+    let mut metrics = Vec::new();
+    for (i, upstream) in shape.iter().enumerate() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let metrics_bind = format!("127.0.0.1:{port}");
+        let upstream = match upstream {
+            Some(index) => members[*index].upstream(),
+            None => sim.upstream(),
+        };
         let mut args = vec![
             "--snapshot",
             &snapshot,
             "--upstream",
-            upstream,
+            &upstream,
             "--replication-bind",
             "127.0.0.1:0",
+            "--metrics-bind",
+            &metrics_bind,
         ];
         args.extend(extra);
-        cluster::replica(dir, name, &args)
-    };
-    let a = start("a", &sim.upstream());
-    let mut members = vec![];
-    let a_upstream = a.upstream();
-    members.push(a);
-    for i in 0..downstreams {
-        members.push(start(&format!("m{i}"), &a_upstream));
+        members.push(cluster::replica(dir, &format!("m{i}"), &args));
+        metrics.push(metrics_bind);
     }
     for member in &members {
         cluster::wait_for(
             &format!("{} in rotation", member.process.name()),
-            Duration::from_secs(120),
+            Duration::from_secs(180),
             || (member.health().as_deref() == Some("ok")).then_some(()),
         );
     }
-    Tree { sim, members }
+    Tree {
+        sim,
+        members,
+        metrics,
+    }
 }
 
 fn signal(pid: u32, which: &str) {
@@ -386,4 +408,153 @@ fn fleet_consistency_through_haproxy_never_goes_back() {
         tally.errors * 20 <= tally.reads,
         "more than 5 % of reads failed: {tally:?}"
     );
+}
+
+#[test]
+fn fleet_consistency_deeper_tree_never_goes_back_while_its_deepest_member_is_paused() {
+    let dir = tempfile::tempdir().unwrap();
+    // sim → A → {B → D, C}
+    let tree = tree_shaped(
+        dir.path(),
+        FLEET,
+        &[None, Some(0), Some(0), Some(1)],
+        SLOT_MS,
+    );
+    let targets: Vec<RpcClient> = tree.members.iter().map(Node::rpc).collect();
+    let pauser = Pauser::start(
+        tree.members[3].process.id(),
+        Duration::from_millis(2_500),
+        Duration::from_millis(2_500),
+    );
+    let tally = read_round_robin(&targets, 3_000);
+    let bursts = pauser.finish();
+    println!("deeper: {bursts} pause bursts, {tally:?}");
+    assert!(bursts >= 2, "the member was paused only {bursts} times");
+    assert_eq!(tally.regressions, 0, "{:?}", tally.examples);
+    assert!(
+        tally.per_target[&3].1 > 0,
+        "the paused member never refused"
+    );
+    for healthy in [0, 1, 2] {
+        let (reads, errors) = tally.per_target[&healthy];
+        assert!(
+            errors * 100 <= reads,
+            "member {healthy}: {errors} of {reads} reads failed"
+        );
+    }
+    hashes_match_the_sim(&tree);
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or_default()
+}
+
+/// How far the servable slot trails the freshest member on a healthy tree of 3 and of 7
+/// replicas (400 ms slots), and the overlay it costs against `--consistency local`.
+/// `cargo test -p tests --test it fleet_servable_lag_benchmark -- --ignored --nocapture`
+#[test]
+#[ignore = "benchmark"]
+fn fleet_servable_lag_benchmark() {
+    let three = [None, Some(0), Some(0)];
+    let seven = [None, Some(0), Some(0), Some(1), Some(1), Some(2), Some(2)];
+    for (shape, consistency) in [
+        (&three[..], "fleet"),
+        (&three[..], "local"),
+        (&seven[..], "fleet"),
+        (&seven[..], "local"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = tree_shaped(dir.path(), &["--consistency", consistency], shape, 400);
+        // Warm up past the first rooted slots.
+        std::thread::sleep(Duration::from_secs(20));
+        let (mut confirmed, mut finalized, mut overlay) = (vec![], vec![], vec![]);
+        let until = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < until {
+            let statuses: Vec<Value> = tree.members.iter().filter_map(cluster::status).collect();
+            let freshest_confirmed = statuses
+                .iter()
+                .filter_map(|s| s["confirmedSlot"].as_u64())
+                .max()
+                .unwrap_or_default();
+            let freshest_rooted = tree
+                .sim
+                .log()
+                .lines()
+                .rev()
+                .find_map(|line| line.strip_prefix("rooted "))
+                .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+                .unwrap_or_default();
+            let root_status = &statuses[0];
+            if consistency == "fleet" {
+                if let Some(servable) = root_status["fleet"]["servable"].as_object() {
+                    confirmed.push(
+                        freshest_confirmed.saturating_sub(servable["confirmed"].as_u64().unwrap()),
+                    );
+                    finalized.push(
+                        freshest_rooted.saturating_sub(servable["finalized"].as_u64().unwrap()),
+                    );
+                }
+            } else {
+                let oldest_confirmed = statuses
+                    .iter()
+                    .filter_map(|s| s["confirmedSlot"].as_u64())
+                    .min()
+                    .unwrap_or_default();
+                confirmed.push(freshest_confirmed.saturating_sub(oldest_confirmed));
+                let oldest_root = statuses
+                    .iter()
+                    .filter_map(|s| s["rootSlot"].as_u64())
+                    .min()
+                    .unwrap_or_default();
+                finalized.push(freshest_rooted.saturating_sub(oldest_root));
+            }
+            for addr in &tree.metrics {
+                overlay.push(metric(addr, "replica_overlay_slots"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        confirmed.sort_unstable();
+        finalized.sort_unstable();
+        overlay.sort_unstable();
+        let rss: u64 = tree.members.iter().map(|m| rss_kib(m.process.id())).sum();
+        println!(
+            "{} replicas, {consistency}: confirmed lag p50 {} p99 {} slots; finalized lag p50 {} \
+             p99 {} slots ({} samples); overlay slots per member p50 {} max {}; RSS {} MiB per \
+             member",
+            shape.len(),
+            percentile(&confirmed, 0.5),
+            percentile(&confirmed, 0.99),
+            percentile(&finalized, 0.5),
+            percentile(&finalized, 0.99),
+            confirmed.len(),
+            percentile(&overlay, 0.5),
+            overlay.last().unwrap(),
+            rss / 1024 / shape.len() as u64,
+        );
+    }
+}
+
+/// A gauge from a replica's `/metrics`.
+fn metric(addr: &str, name: &str) -> u64 {
+    let Ok(response) = reqwest::blocking::get(format!("http://{addr}/metrics")) else {
+        return 0;
+    };
+    response
+        .text()
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
 }
