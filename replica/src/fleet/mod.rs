@@ -225,6 +225,11 @@ impl Fleet {
             }
             None => {
                 let changed = inner.role != Role::Root;
+                if inner.role == Role::Member {
+                    // A member turned root (its upstream failed over) carries on from what it
+                    // heard, so its own reads never go back.
+                    inner.schedule = inner.heard.schedule.clone();
+                }
                 inner.role = Role::Root;
                 changed
             }
@@ -574,4 +579,74 @@ pub fn status(state: &ReplicaState) -> Value {
             entry
         })).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use {super::*, replication_proto::ScheduledSlots};
+
+    fn fleet() -> Fleet {
+        let fleet = Fleet::default();
+        fleet.enable(
+            FleetConfig {
+                consistency: Consistency::Fleet,
+                ..FleetConfig::default()
+            },
+            &Registry::new(),
+        );
+        fleet
+    }
+
+    fn announcement(issued_at_ms: u64, confirmed: Slot) -> FleetAnnouncement {
+        FleetAnnouncement {
+            issued_at_ms,
+            lease_ms: 900,
+            schedule: vec![ScheduledSlots {
+                slots: ServableSlots {
+                    confirmed,
+                    finalized: confirmed - 5,
+                },
+                switch_at_ms: issued_at_ms,
+            }],
+            members: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_member_serves_only_under_a_fresh_lease() {
+        let fleet = fleet();
+        assert_eq!(fleet.servable_now(), None, "nothing heard yet");
+        let now = now_ms();
+        fleet.on_upstream(Some(announcement(now, 100)));
+        assert_eq!(fleet.servable_now().map(|s| s.confirmed), Some(100));
+        assert_eq!(fleet.servable_at(now + 899).map(|s| s.confirmed), Some(100));
+        assert_eq!(fleet.servable_at(now + 900), None, "lease ran out");
+        // A late copy of an old announcement does not renew the lease.
+        fleet.on_upstream(Some(announcement(now - 5_000, 90)));
+        assert_eq!(fleet.servable_at(now + 900), None);
+    }
+
+    #[test]
+    fn a_member_turned_root_carries_on_from_what_it_heard() {
+        let fleet = fleet();
+        let now = now_ms();
+        fleet.on_upstream(Some(announcement(now, 100)));
+        fleet.on_upstream(None);
+        // A root needs no lease; it keeps the slots it served.
+        assert_eq!(
+            fleet.servable_at(now + 10_000).map(|s| s.confirmed),
+            Some(100)
+        );
+        assert_eq!(fleet.announcement().unwrap().schedule.len(), 1);
+    }
+
+    #[test]
+    fn local_consistency_ignores_the_fleet() {
+        let fleet = Fleet::default();
+        fleet.enable(FleetConfig::default(), &Registry::new());
+        assert!(!fleet.is_enabled());
+        assert!(!fleet.on_upstream(Some(announcement(now_ms(), 100))));
+        assert_eq!(fleet.announcement(), None);
+        assert_eq!(fleet.servable_now(), None);
+    }
 }
