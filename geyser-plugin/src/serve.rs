@@ -186,6 +186,7 @@ impl SlotSource for PluginSource {
             seq: state.seq,
             first_available_slot: state.first_available_slot,
             slots,
+            fleet: None,
         }
     }
 

@@ -79,6 +79,8 @@ pub struct ReplicaConfig {
     pub snapshots: crate::snapshot::SnapshotConfig,
     /// An S3-compatible mirror to bootstrap from when no tracker's sources can serve.
     pub s3: S3Section,
+    /// Read consistency across the replicas behind one load balancer.
+    pub fleet: crate::fleet::FleetConfig,
 }
 
 /// Where a snapshot mirror bucket is; credentials come from `AWS_ACCESS_KEY_ID` and
@@ -178,6 +180,7 @@ impl Default for ReplicaConfig {
             trusted_snapshot_sources: Vec::new(),
             snapshots: crate::snapshot::SnapshotConfig::default(),
             s3: S3Section::default(),
+            fleet: crate::fleet::FleetConfig::default(),
         }
     }
 }

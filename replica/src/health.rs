@@ -68,6 +68,11 @@ pub fn check_at(state: &ReplicaState, limits: HealthLimits, now: Instant) -> Hea
     let Some(mine) = state.confirmed_slot() else {
         return Health::Unknown;
     };
+    // Under fleet consistency a member that cannot answer at the servable slot (no fresh
+    // lease, or it does not hold the slot) leaves the load balancer's rotation.
+    if node.fleet().is_enabled() && !crate::fleet::serving(state) {
+        return Health::Unknown;
+    }
     let upstream = node.upstream();
     if !matches!(node.bootstrap(), BootstrapStatus::Idle) {
         // Loading a new store beside this one: it serves, but it is behind.

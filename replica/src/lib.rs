@@ -5,6 +5,7 @@ pub mod bank;
 pub mod cmd;
 pub mod config;
 pub mod feed;
+pub mod fleet;
 pub mod health;
 pub mod metrics;
 pub mod node;

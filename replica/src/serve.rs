@@ -98,6 +98,9 @@ impl SlotSource for ReplicaSource {
         if slots.len() < MAX_LISTED_SLOTS {
             let root = store.root_slot().unwrap_or_default();
             let overlay = state.overlay().read().expect("overlay lock");
+            // Under fleet consistency rooted slots wait in the overlay for the fleet; downstream
+            // members must still learn that they are rooted.
+            let rooted_until = state.node().fleet().rooted_slot().unwrap_or_default();
             if let Some(tip) = overlay.confirmed_tip()
                 && let Some(mut chain) = overlay.chain(tip, root)
             {
@@ -110,7 +113,11 @@ impl SlotSource for ReplicaSource {
                             slot: slot.meta.slot,
                             parent: slot.meta.parent,
                             blockhash: slot.meta.blockhash,
-                            status: SlotStatus::Confirmed,
+                            status: if slot.slot() <= rooted_until {
+                                SlotStatus::Rooted
+                            } else {
+                                SlotStatus::Confirmed
+                            },
                             block_height: slot.meta.block_height,
                             block_time: slot.meta.block_time,
                             executed_transaction_count: slot.meta.executed_transaction_count,
@@ -122,11 +129,22 @@ impl SlotSource for ReplicaSource {
             seq,
             first_available_slot: first_available_slot(&state),
             slots,
+            fleet: state.node().fleet().announcement(),
         }
     }
 
     fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.served.load().node().subscribe_changes()
+    }
+
+    fn report_progress(
+        &self,
+        peer: &replication_proto::Pubkey,
+        progress: replication_proto::FleetProgress,
+    ) {
+        let state = self.served.load();
+        state.node().fleet().report(*peer, progress);
+        crate::fleet::refresh(&state);
     }
 
     fn slot_accounts(

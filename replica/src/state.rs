@@ -89,6 +89,7 @@ pub struct NodeStatus {
     verification: RwLock<Verification>,
     /// Slots as they are confirmed and rooted, for PubSub.
     feed: FeedSender,
+    fleet: crate::fleet::Fleet,
 }
 
 impl NodeStatus {
@@ -107,7 +108,13 @@ impl NodeStatus {
             bootstrap: RwLock::default(),
             verification: RwLock::default(),
             feed: tokio::sync::broadcast::Sender::new(FEED_CAPACITY),
+            fleet: crate::fleet::Fleet::default(),
         }
+    }
+
+    /// Fleet consistency (off unless enabled).
+    pub fn fleet(&self) -> &crate::fleet::Fleet {
+        &self.fleet
     }
 
     /// Publishes slot events in order (dropped when nobody listens).

@@ -412,6 +412,7 @@ mod tests {
             last_replicated_slot: 10,
             known_seq: 3,
             wait_ms: 500,
+            progress: None,
         };
         let mut buf = Vec::new();
         encode_frame(&req, &FrameConfig::default(), &mut buf).unwrap();

@@ -1,4 +1,4 @@
-//! Replication protocol v1.
+//! Replication protocol v3 (v1 and v2 still spoken).
 //!
 //! A replica follows its upstream (the validator's Geyser plugin or another replica) over QUIC:
 //! it long-polls for confirmed and rooted slots ([`Request::SlotConfirmation`]) and fetches each
@@ -24,9 +24,11 @@ pub use {
     error::{FrameError, ProtocolError, SourceError},
     frame::{FrameConfig, FrameEncoder, FrameHeader},
     message::{
-        AccountRecord, ErrorCode, ErrorFrame, Hash, MIN_VERSION, Pubkey, Request, Response,
-        ResponseV1, Slot, SlotConfirmations, SlotConfirmationsV1, SlotHeader, SlotInfo, SlotInfoV1,
-        SlotStatus, SlotTrailer, VERSION,
+        AccountRecord, ErrorCode, ErrorFrame, Exclusion, FLEET_VERSION, FleetAnnouncement,
+        FleetMember, FleetProgress, Hash, MAX_FLEET_MEMBERS, MAX_FLEET_SCHEDULE, MIN_VERSION,
+        MemberProgress, Pubkey, Request, RequestV2, Response, ResponseV1, ResponseV2,
+        ScheduledSlots, ServableSlots, Slot, SlotConfirmations, SlotConfirmationsV1,
+        SlotConfirmationsV2, SlotHeader, SlotInfo, SlotInfoV1, SlotStatus, SlotTrailer, VERSION,
     },
     slot_stream::{SlotStreamEvent, SlotStreamReader, SlotStreamWriter},
     source::SlotRecords,

@@ -1,7 +1,9 @@
-//! The messages of replication protocol v2 (v1 still spoken): requests, responses and error
-//! codes. v2 adds each slot's executed transaction count to [`SlotInfo`]; everything else is
-//! the same, so a v2 server answers v1 requests in the v1 shape and a v2 client speaks v1 to a
-//! server that only knows v1.
+//! The messages of replication protocol v3 (v1 and v2 still spoken): requests, responses and
+//! error codes. v2 adds each slot's executed transaction count to [`SlotInfo`]; v3 adds fleet
+//! consistency: a long-poll carries the progress of the requester's subtree up
+//! ([`FleetProgress`]) and its answer carries the fleet's servable slots down
+//! ([`FleetAnnouncement`]). Everything else is the same, so a server answers older requests in
+//! their own shape and a client speaks an older version to a server that only knows it.
 //!
 //! Every message travels as the bincode (1.3, fixed-width little-endian integers, like Solana's
 //! own formats) payload of one [frame](crate::frame). A client sends one [`Request`] per
@@ -15,9 +17,15 @@ pub use {solana_hash::Hash, solana_pubkey::Pubkey};
 /// The newest protocol version this crate speaks. Every [`Request`] carries the version its
 /// sender speaks; a server answers a version outside [`MIN_VERSION`]`..=`[`VERSION`] with
 /// [`ErrorCode::UnsupportedVersion`].
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 /// The oldest protocol version still spoken.
 pub const MIN_VERSION: u16 = 1;
+/// The first version whose long-polls carry fleet progress and announcements.
+pub const FLEET_VERSION: u16 = 3;
+/// Members a [`FleetProgress`] or [`FleetAnnouncement`] lists at most; more are left out.
+pub const MAX_FLEET_MEMBERS: usize = 256;
+/// Scheduled switches a [`FleetAnnouncement`] carries at most.
+pub const MAX_FLEET_SCHEDULE: usize = 64;
 
 /// Commitment of a slot as the server knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -86,6 +94,79 @@ impl From<&SlotInfo> for SlotInfoV1 {
     }
 }
 
+/// What one replica of a fleet reports of itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberProgress {
+    /// The replica's identity.
+    pub identity: Pubkey,
+    /// The newest slot of its confirmed view.
+    pub confirmed_slot: Slot,
+    /// The newest slot it knows rooted and holds (committed or still in its overlay).
+    pub rooted_slot: Slot,
+    /// How old this report was when it was sent on (0 for the reporter itself).
+    pub age_ms: u32,
+}
+
+/// A replica's subtree as it reports it upstream: itself first, then the members below it.
+/// The minimum over the subtree is the minimum over these entries.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetProgress {
+    /// At most [`MAX_FLEET_MEMBERS`] entries.
+    pub members: Vec<MemberProgress>,
+}
+
+/// The highest slot, per commitment, that every member of the fleet can serve.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServableSlots {
+    /// What `confirmed` (and `processed`) reads answer at.
+    pub confirmed: Slot,
+    /// What `finalized` reads answer at.
+    pub finalized: Slot,
+}
+
+/// Servable slots and the instant every member switches to them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledSlots {
+    pub slots: ServableSlots,
+    /// Unix time in milliseconds from which the slots are served.
+    pub switch_at_ms: u64,
+}
+
+/// Why the root left a member out of the fleet minimum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Exclusion {
+    /// No report reached the root within the member timeout.
+    Stale,
+    /// The member trails the freshest member by more than the allowed lag.
+    Lagging,
+}
+
+/// One member as the root sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetMember {
+    pub identity: Pubkey,
+    pub confirmed_slot: Slot,
+    pub rooted_slot: Slot,
+    /// Why the member does not count, if it does not.
+    pub excluded: Option<Exclusion>,
+}
+
+/// The fleet's servable slots as the tree's root announces them, forwarded unchanged down the
+/// tree. A member serves the newest scheduled entry whose instant has passed, and only until
+/// `issued_at_ms + lease_ms`; a newer announcement renews the lease.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetAnnouncement {
+    /// Unix time in milliseconds at which the root built this announcement.
+    pub issued_at_ms: u64,
+    /// How long after `issued_at_ms` the announcement may be acted on.
+    pub lease_ms: u32,
+    /// Ascending by `switch_at_ms`: the entry in force at `issued_at_ms`, then every later
+    /// one. At most [`MAX_FLEET_SCHEDULE`] entries.
+    pub schedule: Vec<ScheduledSlots>,
+    /// The members the root knows, at most [`MAX_FLEET_MEMBERS`].
+    pub members: Vec<FleetMember>,
+}
+
 /// A client's request; one per bidirectional stream.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
@@ -101,6 +182,8 @@ pub enum Request {
         known_seq: u64,
         /// How long the server may hold the request when nothing changed (it may cap this).
         wait_ms: u32,
+        /// The requester's subtree, when it is a member of a fleet. Not before v3.
+        progress: Option<FleetProgress>,
     },
     /// The accounts a slot's bank wrote: [`Response::SlotHeader`], [`Response::Records`]
     /// chunks, [`Response::SlotTrailer`]; or one [`Response::Error`] instead.
@@ -112,6 +195,78 @@ pub enum Request {
         /// The blockhash of the bank wanted (a slot may have several banks).
         blockhash: Hash,
     },
+}
+
+/// [`Request`] as protocols v1 and v2 encode it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RequestV2 {
+    SlotConfirmation {
+        version: u16,
+        last_replicated_slot: Slot,
+        known_seq: u64,
+        wait_ms: u32,
+    },
+    SlotAccounts {
+        version: u16,
+        slot: Slot,
+        blockhash: Hash,
+    },
+}
+
+impl From<RequestV2> for Request {
+    fn from(request: RequestV2) -> Self {
+        match request {
+            RequestV2::SlotConfirmation {
+                version,
+                last_replicated_slot,
+                known_seq,
+                wait_ms,
+            } => Request::SlotConfirmation {
+                version,
+                last_replicated_slot,
+                known_seq,
+                wait_ms,
+                progress: None,
+            },
+            RequestV2::SlotAccounts {
+                version,
+                slot,
+                blockhash,
+            } => Request::SlotAccounts {
+                version,
+                slot,
+                blockhash,
+            },
+        }
+    }
+}
+
+impl From<&Request> for RequestV2 {
+    fn from(request: &Request) -> Self {
+        match *request {
+            Request::SlotConfirmation {
+                version,
+                last_replicated_slot,
+                known_seq,
+                wait_ms,
+                ..
+            } => RequestV2::SlotConfirmation {
+                version,
+                last_replicated_slot,
+                known_seq,
+                wait_ms,
+            },
+            Request::SlotAccounts {
+                version,
+                slot,
+                blockhash,
+            } => RequestV2::SlotAccounts {
+                version,
+                slot,
+                blockhash,
+            },
+        }
+    }
 }
 
 impl Request {
@@ -144,6 +299,37 @@ pub struct SlotConfirmations {
     /// Every known confirmed or rooted slot after `last_replicated_slot`, ascending by slot;
     /// several entries for one slot only for distinct blockhashes.
     pub slots: Vec<SlotInfo>,
+    /// The fleet's servable slots, when the server is a member of a fleet. Not before v3.
+    pub fleet: Option<FleetAnnouncement>,
+}
+
+/// [`SlotConfirmations`] as protocol v2 encodes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotConfirmationsV2 {
+    pub seq: u64,
+    pub first_available_slot: Slot,
+    pub slots: Vec<SlotInfo>,
+}
+
+impl From<SlotConfirmationsV2> for SlotConfirmations {
+    fn from(answer: SlotConfirmationsV2) -> Self {
+        Self {
+            seq: answer.seq,
+            first_available_slot: answer.first_available_slot,
+            slots: answer.slots,
+            fleet: None,
+        }
+    }
+}
+
+impl From<&SlotConfirmations> for SlotConfirmationsV2 {
+    fn from(answer: &SlotConfirmations) -> Self {
+        Self {
+            seq: answer.seq,
+            first_available_slot: answer.first_available_slot,
+            slots: answer.slots.clone(),
+        }
+    }
 }
 
 /// [`SlotConfirmations`] as protocol v1 encodes it.
@@ -160,6 +346,7 @@ impl From<SlotConfirmationsV1> for SlotConfirmations {
             seq: answer.seq,
             first_available_slot: answer.first_available_slot,
             slots: answer.slots.into_iter().map(SlotInfo::from).collect(),
+            fleet: None,
         }
     }
 }
@@ -338,6 +525,28 @@ impl From<ResponseV1> for Response {
     }
 }
 
+/// [`Response`] as protocol v2 encodes it (same variants; only the confirmations differ).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResponseV2 {
+    SlotConfirmations(SlotConfirmationsV2),
+    SlotHeader(SlotHeader),
+    Records(Vec<AccountRecord>),
+    SlotTrailer(SlotTrailer),
+    Error(ErrorFrame),
+}
+
+impl From<ResponseV2> for Response {
+    fn from(response: ResponseV2) -> Self {
+        match response {
+            ResponseV2::SlotConfirmations(answer) => Response::SlotConfirmations(answer.into()),
+            ResponseV2::SlotHeader(header) => Response::SlotHeader(header),
+            ResponseV2::Records(records) => Response::Records(records),
+            ResponseV2::SlotTrailer(trailer) => Response::SlotTrailer(trailer),
+            ResponseV2::Error(frame) => Response::Error(frame),
+        }
+    }
+}
+
 /// Borrowing twin of [`Response`] with the same wire encoding (same variant order), so that
 /// a server encodes a chunk of records without cloning it.
 #[derive(Debug, Serialize)]
@@ -402,6 +611,7 @@ mod tests {
                 last_replicated_slot: 1,
                 known_seq: 2,
                 wait_ms: 3,
+                progress: None,
             },
             Request::SlotAccounts {
                 version: 7,

@@ -754,6 +754,7 @@ mod tests {
             seq: 1,
             first_available_slot: 0,
             slots: vec![info(11), info(12), info(12), info(14)],
+            fleet: None,
         };
         validate_confirmations(&ok, 10).unwrap();
         assert!(validate_confirmations(&ok, 11).is_err());

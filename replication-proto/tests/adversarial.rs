@@ -116,6 +116,7 @@ fn response() -> impl Strategy<Value = Response> {
                     seq,
                     first_available_slot,
                     slots,
+                    fleet: None,
                 })
             }),
         (any::<u64>(), hash(), any::<u64>(), any::<u64>()).prop_map(
@@ -147,6 +148,7 @@ fn request() -> impl Strategy<Value = Request> {
                 last_replicated_slot,
                 known_seq,
                 wait_ms,
+                progress: None,
             }
         ),
         (any::<u16>(), any::<u64>(), hash()).prop_map(|(version, slot, blockhash)| {

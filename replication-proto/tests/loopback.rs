@@ -3,9 +3,10 @@
 
 use {
     replication_proto::{
-        AccountRecord, ErrorCode, Hash, Pubkey, Request, Response, Slot, SlotConfirmations,
-        SlotHeader, SlotInfo, SlotRecords, SlotSource, SlotStatus, SlotStreamEvent, SourceError,
-        VERSION,
+        AccountRecord, ErrorCode, FLEET_VERSION, FleetAnnouncement, FleetProgress, Hash,
+        MemberProgress, Pubkey, Request, Response, ScheduledSlots, ServableSlots, Slot,
+        SlotConfirmations, SlotHeader, SlotInfo, SlotRecords, SlotSource, SlotStatus,
+        SlotStreamEvent, SourceError, VERSION,
         frame::{FrameHeader, decode_frame},
         source::MemorySlotSource,
         transport::{
@@ -238,6 +239,7 @@ async fn versions_1_and_2_interoperate_both_ways() {
         last_replicated_slot: 9,
         known_seq: 0,
         wait_ms: 0,
+        progress: None,
     }))
     .await
     .unwrap();
@@ -332,6 +334,7 @@ async fn wrong_version_gets_unsupported_version_and_connection_survives() {
             last_replicated_slot: 0,
             known_seq: 0,
             wait_ms: 0,
+            progress: None,
         },
         Request::SlotAccounts {
             version: 0,
@@ -695,4 +698,97 @@ async fn shutdown_ends_long_polls_with_shutting_down() {
         "{result:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// A source in a fleet: records the progress reported to it and announces fixed slots.
+struct FleetSource {
+    inner: Arc<MemorySlotSource>,
+    reports: std::sync::Mutex<Vec<(Pubkey, FleetProgress)>>,
+    announcement: FleetAnnouncement,
+}
+
+impl SlotSource for FleetSource {
+    fn confirmations(&self, last_replicated_slot: Slot) -> SlotConfirmations {
+        SlotConfirmations {
+            fleet: Some(self.announcement.clone()),
+            ..self.inner.confirmations(last_replicated_slot)
+        }
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.subscribe()
+    }
+
+    fn report_progress(&self, peer: &Pubkey, progress: FleetProgress) {
+        self.reports.lock().unwrap().push((*peer, progress));
+    }
+
+    fn slot_accounts(
+        &self,
+        slot: Slot,
+        blockhash: &Hash,
+    ) -> Result<Box<dyn SlotRecords>, SourceError> {
+        self.inner.slot_accounts(slot, blockhash)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_progress_goes_up_and_servable_slots_come_down() {
+    let announcement = FleetAnnouncement {
+        issued_at_ms: 1_000,
+        lease_ms: 800,
+        schedule: vec![ScheduledSlots {
+            slots: ServableSlots {
+                confirmed: 12,
+                finalized: 10,
+            },
+            switch_at_ms: 1_500,
+        }],
+        members: Vec::new(),
+    };
+    let progress = FleetProgress {
+        members: vec![MemberProgress {
+            identity: Pubkey::new_unique(),
+            confirmed_slot: 12,
+            rooted_slot: 10,
+            age_ms: 0,
+        }],
+    };
+    for max_version in [VERSION, 2] {
+        let memory = Arc::new(MemorySlotSource::new());
+        let served = Arc::new(FleetSource {
+            inner: memory.clone(),
+            reports: Default::default(),
+            announcement: announcement.clone(),
+        });
+        let fx = Fixture::start_serving(allow_client, memory, served.clone(), |config| {
+            config.max_version = max_version
+        });
+        fx.source.insert_slot(
+            info(10, Hash::new_unique(), SlotStatus::Rooted),
+            records(2, 10, false),
+            None,
+        );
+        let client = bounded(fx.client()).await;
+        let answer =
+            bounded(client.fleet_confirmation(9, 0, Duration::ZERO, Some(progress.clone())))
+                .await
+                .unwrap();
+        assert_eq!(answer.slots[0].slot, 10);
+        let reports = served.reports.lock().unwrap().clone();
+        if max_version >= FLEET_VERSION {
+            assert_eq!(client.version(), VERSION);
+            assert_eq!(answer.fleet.as_ref(), Some(&announcement));
+            assert_eq!(
+                reports,
+                vec![(identity_pubkey(&fx.client_key), progress.clone())]
+            );
+        } else {
+            // An older server: the client steps down; no fleet either way, nothing breaks.
+            assert_eq!(client.version(), 2);
+            assert_eq!(answer.fleet, None);
+            assert!(reports.is_empty());
+        }
+        fx.stop().await;
+    }
 }

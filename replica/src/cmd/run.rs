@@ -66,6 +66,8 @@ pub struct RunArgs {
     pub account_index_include_keys: Vec<String>,
     #[command(flatten)]
     pub rpc: RpcArgs,
+    #[command(flatten)]
+    pub fleet: crate::fleet::FleetArgs,
     /// Upstream to replicate from, as `addr=pubkey` (repeatable, in order of preference).
     #[arg(long = "upstream")]
     pub upstreams: Vec<String>,
@@ -195,6 +197,7 @@ impl RunArgs {
         }
         self.rpc.apply(&mut config.rpc);
         self.rpc.apply_pubsub(&mut config.pubsub);
+        self.fleet.apply(&mut config.fleet);
         if !self.upstreams.is_empty() {
             config.replication.upstreams = self.upstreams.clone();
         }
@@ -251,6 +254,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     config.etcd_upstream()?;
     config.allowed_replicas()?;
     config.s3_location()?;
+    config
+        .fleet
+        .check()
+        .map_err(|reason| anyhow::anyhow!("[fleet] {reason}"))?;
     if args.check {
         println!("{}", toml::to_string_pretty(&config)?);
         return Ok(ExitCode::SUCCESS);

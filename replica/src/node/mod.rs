@@ -210,6 +210,9 @@ impl Node {
         let runtime = runtime()?;
         let cancel = runtime.block_on(async { common::shutdown::token_on_signal() });
         let status = Arc::new(NodeStatus::new(self.identity));
+        status
+            .fleet()
+            .enable(self.config.fleet.clone(), status.registry());
         let bound = self.bind()?;
         let metrics = match self.config.metrics_bind {
             Some(addr) => {

@@ -360,11 +360,18 @@ async fn follow(
                 client.close();
                 return Ok(Followed::Switch);
             }
-            answer = client.slot_confirmation(root, known_seq, config.long_poll) => answer?,
+            answer = poll(state, &client, root, known_seq, config.long_poll) => answer?,
         };
         // A healthy exchange resets the backoff for the next failure.
         *backoff = config.backoff_min;
         state.node().upstream_answered();
+        if state
+            .node()
+            .fleet()
+            .on_upstream(confirmations.fleet.clone())
+        {
+            state.node().notify_change();
+        }
         known_seq = confirmations.seq;
         let upstream_confirmed = confirmations
             .slots
@@ -466,8 +473,10 @@ async fn follow(
             // every insert reads through stays short.
             if info.status == SlotStatus::Rooted {
                 rooted_in_overlay += 1;
-                if rooted_in_overlay >= CATCH_UP_COMMIT_SLOTS {
-                    if let Some(followed) = commit_rooted(state, info.clone()).await? {
+                if rooted_in_overlay >= CATCH_UP_COMMIT_SLOTS
+                    && let Some(target) = crate::fleet::commit_target(state, &info)
+                {
+                    if let Some(followed) = commit_rooted(state, target).await? {
                         return Ok(followed);
                     }
                     rooted_in_overlay = 0;
@@ -487,8 +496,10 @@ async fn follow(
                     && apply::overlay_has(state, info.slot, &info.blockhash)
             })
             .cloned();
-        if let Some(rooted) = newest_rooted {
-            if let Some(followed) = commit_rooted(state, rooted).await? {
+        if let Some(rooted) = newest_rooted
+            && let Some(target) = crate::fleet::commit_target(state, &rooted)
+        {
+            if let Some(followed) = commit_rooted(state, target).await? {
                 return Ok(followed);
             }
             changed = true;
@@ -496,6 +507,32 @@ async fn follow(
         if changed {
             state.notify_change();
         }
+        crate::fleet::refresh(state);
+    }
+}
+
+/// One long-poll; a fleet member's carries its subtree's progress and waits at most as long
+/// as keeps its lease renewed.
+async fn poll(
+    state: &ReplicaState,
+    client: &ReplicationClient,
+    root: Slot,
+    known_seq: u64,
+    long_poll: Duration,
+) -> Result<replication_proto::SlotConfirmations, ClientError> {
+    let fleet = state.node().fleet();
+    match fleet.config() {
+        Some(config) => {
+            client
+                .fleet_confirmation(
+                    root,
+                    known_seq,
+                    long_poll.min(config.long_poll()),
+                    crate::fleet::progress(state),
+                )
+                .await
+        }
+        None => client.slot_confirmation(root, known_seq, long_poll).await,
     }
 }
 

@@ -116,6 +116,7 @@ impl SlotSource for MemorySlotSource {
             seq: inner.seq,
             first_available_slot: inner.first_available_slot,
             slots,
+            fleet: None,
         }
     }
 

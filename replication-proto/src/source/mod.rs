@@ -55,6 +55,17 @@ pub trait SlotSource: Send + Sync + 'static {
     /// [`confirmations`](Self::confirmations) may have changed. Long-polls wait on it.
     fn subscribe(&self) -> tokio::sync::watch::Receiver<u64>;
 
+    /// A downstream member of a fleet reported its subtree's progress (every v3 long-poll of a
+    /// fleet member carries it). Cheap: called on the async runtime. Sources outside a fleet
+    /// ignore it.
+    fn report_progress(
+        &self,
+        peer: &crate::message::Pubkey,
+        progress: crate::message::FleetProgress,
+    ) {
+        let _ = (peer, progress);
+    }
+
     /// Opens the records of bank (`slot`, `blockhash`). May block.
     fn slot_accounts(
         &self,

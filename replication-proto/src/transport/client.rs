@@ -6,8 +6,9 @@ use {
         error::{FrameError, ProtocolError},
         frame::{FRAME_HEADER_LEN, FrameConfig, FrameHeader, decode_payload, encode_frame},
         message::{
-            AccountRecord, Hash, MIN_VERSION, Pubkey, Request, Response, ResponseV1, Slot,
-            SlotConfirmations, SlotHeader, SlotTrailer, VERSION,
+            AccountRecord, FLEET_VERSION, FleetProgress, Hash, MIN_VERSION, Pubkey, Request,
+            RequestV2, Response, ResponseV1, ResponseV2, Slot, SlotConfirmations, SlotHeader,
+            SlotTrailer, VERSION,
         },
         slot_stream::{SlotStreamEvent, SlotStreamReader, validate_confirmations},
     },
@@ -152,7 +153,12 @@ impl ReplicationClient {
                 .await
                 .map_err(ClientError::from_connection_error)?;
             let mut buf = Vec::new();
-            encode_frame(request, &FrameConfig::default(), &mut buf).map_err(ClientError::Frame)?;
+            if version < FLEET_VERSION {
+                encode_frame(&RequestV2::from(request), &FrameConfig::default(), &mut buf)
+            } else {
+                encode_frame(request, &FrameConfig::default(), &mut buf)
+            }
+            .map_err(ClientError::Frame)?;
             send.write_all(&buf).await?;
             // Finishing can only fail if the stream is already closed; reading will tell why.
             let _ = send.finish();
@@ -181,8 +187,28 @@ impl ReplicationClient {
         known_seq: u64,
         wait: Duration,
     ) -> Result<SlotConfirmations, ClientError> {
+        self.fleet_confirmation(last_replicated_slot, known_seq, wait, None)
+            .await
+    }
+
+    /// [`slot_confirmation`](Self::slot_confirmation) of a fleet member: `progress` goes up
+    /// (dropped when the server speaks a version before [`FLEET_VERSION`]) and the answer may
+    /// carry the fleet's announcement.
+    pub async fn fleet_confirmation(
+        &self,
+        last_replicated_slot: Slot,
+        known_seq: u64,
+        wait: Duration,
+        progress: Option<FleetProgress>,
+    ) -> Result<SlotConfirmations, ClientError> {
         match self
-            .slot_confirmation_as(self.version(), last_replicated_slot, known_seq, wait)
+            .slot_confirmation_as(
+                self.version(),
+                last_replicated_slot,
+                known_seq,
+                wait,
+                progress.clone(),
+            )
             .await
         {
             // A server of an older version: speak its version from now on.
@@ -195,8 +221,14 @@ impl ReplicationClient {
                     "the upstream speaks an older protocol version; using it"
                 );
                 self.version.store(supported, Ordering::Relaxed);
-                self.slot_confirmation_as(supported, last_replicated_slot, known_seq, wait)
-                    .await
+                self.slot_confirmation_as(
+                    supported,
+                    last_replicated_slot,
+                    known_seq,
+                    wait,
+                    progress,
+                )
+                .await
             }
             answer => answer,
         }
@@ -208,6 +240,7 @@ impl ReplicationClient {
         last_replicated_slot: Slot,
         known_seq: u64,
         wait: Duration,
+        progress: Option<FleetProgress>,
     ) -> Result<SlotConfirmations, ClientError> {
         let wait_ms = u32::try_from(wait.as_millis()).unwrap_or(u32::MAX);
         let mut stream = self
@@ -217,6 +250,7 @@ impl ReplicationClient {
                     last_replicated_slot,
                     known_seq,
                     wait_ms,
+                    progress: progress.filter(|_| version >= FLEET_VERSION),
                 },
                 version,
             )
@@ -353,6 +387,8 @@ async fn read_frame(
     let decode = move || {
         if version == 1 {
             decode_payload::<ResponseV1>(&header, &payload, max_frame_len).map(Response::from)
+        } else if version < FLEET_VERSION {
+            decode_payload::<ResponseV2>(&header, &payload, max_frame_len).map(Response::from)
         } else {
             decode_payload::<Response>(&header, &payload, max_frame_len)
         }

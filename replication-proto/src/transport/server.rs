@@ -17,8 +17,9 @@ use {
     crate::{
         frame::{FrameEncoder, FrameHeader, decode_message, payload_bytes},
         message::{
-            ErrorCode, ErrorFrame, Hash, MIN_VERSION, Pubkey, Request, Response, ResponseRef,
-            ResponseV1, Slot, SlotConfirmationsV1,
+            ErrorCode, ErrorFrame, FLEET_VERSION, Hash, MIN_VERSION, Pubkey, Request, RequestV2,
+            Response, ResponseRef, ResponseV1, ResponseV2, Slot, SlotConfirmationsV1,
+            SlotConfirmationsV2,
         },
         slot_stream::SlotStreamWriter,
         source::{SlotRecords, SlotSource, SourceError},
@@ -316,7 +317,14 @@ fn parse_request(bytes: &[u8], max_request_len: u32, max_version: u16) -> Parsed
             return ParsedRequest::Reject(ErrorFrame::new(error.error_code(), error.to_string()));
         }
     };
-    match decode_message::<Request>(&payload) {
+    // v1 and v2 requests have the older shape.
+    let decoded = match Request::peek_version(&payload) {
+        Some(version) if version < FLEET_VERSION => {
+            decode_message::<RequestV2>(&payload).map(Request::from)
+        }
+        _ => decode_message::<Request>(&payload),
+    };
+    match decoded {
         Ok(request) if !(MIN_VERSION..=max_version).contains(&request.version()) => {
             ParsedRequest::WrongVersion(request.version())
         }
@@ -396,7 +404,13 @@ async fn serve_stream(
             last_replicated_slot,
             known_seq,
             wait_ms,
+            progress,
         }) => {
+            if let Some(progress) = progress
+                && let Some(peer) = tls::peer_identity(&conn)
+            {
+                shared.source.report_progress(&peer, progress);
+            }
             serve_confirmation(
                 &shared,
                 &mut send,
@@ -503,6 +517,11 @@ async fn serve_confirmation(
         encode(
             shared,
             &ResponseV1::SlotConfirmations(SlotConfirmationsV1::from(&answer)),
+        )?
+    } else if version < FLEET_VERSION {
+        encode(
+            shared,
+            &ResponseV2::SlotConfirmations(SlotConfirmationsV2::from(&answer)),
         )?
     } else {
         encode(shared, &Response::SlotConfirmations(answer))?
@@ -651,6 +670,7 @@ mod tests {
         crate::{
             VERSION,
             frame::{FrameConfig, encode_frame},
+            message::FleetProgress,
         },
     };
 
@@ -677,10 +697,31 @@ mod tests {
             last_replicated_slot: 0,
             known_seq: 0,
             wait_ms: 0,
+            progress: None,
         };
-        assert!(
-            matches!(parse_request(&framed(&v1), 4096, VERSION), ParsedRequest::Request(r) if r == v1)
-        );
+        assert!(matches!(
+            parse_request(&framed(&RequestV2::from(&v1)), 4096, VERSION),
+            ParsedRequest::Request(r) if r == v1
+        ));
+        // A v3 request carries fleet progress.
+        let fleet = Request::SlotConfirmation {
+            version: FLEET_VERSION,
+            last_replicated_slot: 5,
+            known_seq: 1,
+            wait_ms: 0,
+            progress: Some(FleetProgress {
+                members: vec![crate::message::MemberProgress {
+                    identity: Pubkey::new_unique(),
+                    confirmed_slot: 9,
+                    rooted_slot: 7,
+                    age_ms: 0,
+                }],
+            }),
+        };
+        assert!(matches!(
+            parse_request(&framed(&fleet), 4096, VERSION),
+            ParsedRequest::Request(r) if r == fleet
+        ));
 
         let next = VERSION + 1;
         let v3 = Request::SlotConfirmation {
@@ -688,6 +729,7 @@ mod tests {
             last_replicated_slot: 0,
             known_seq: 0,
             wait_ms: 0,
+            progress: None,
         };
         assert!(matches!(
             parse_request(&framed(&v3), 4096, VERSION),

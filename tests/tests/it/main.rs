@@ -8,6 +8,7 @@ mod client_rust;
 mod dev_cluster;
 mod failover;
 mod fleet;
+mod fleet_consistency;
 mod kill_campaign;
 mod load_balancer;
 mod pubsub;

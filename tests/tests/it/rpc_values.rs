@@ -336,7 +336,7 @@ fn incremental_and_full_archives_agree() {
     assert_eq!(
         chain_status,
         json!({"accounts": 312, "accountsLtHash": "4ooYpFh6fWieH8ZGovKfzWHuPRPiwazgj1E4hR5CEDZN",
-            "bootstrap": {"state": "idle"}, "confirmedSlot": 2, "health": "ok",
+            "bootstrap": {"state": "idle"}, "confirmedSlot": 2, "fleet": null, "health": "ok",
             "lastVerifiedSlot": null, "rootSlot": 2, "slotsBehind": null, "upstream": null,
             "upstreamSlot": null})
     );

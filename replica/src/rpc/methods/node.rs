@@ -65,8 +65,9 @@ async fn get_genesis_hash(ctx: Arc<MethodContext>, params: Params) -> Result<Rep
     Ok(Reply::json(json::to_sorted_vec(&hash.to_string())))
 }
 
-/// `{"accounts","accountsLtHash","bootstrap","confirmedSlot","health","lastVerifiedSlot",
-/// "rootSlot","slotsBehind","upstream","upstreamSlot"}`; `slotsBehind`, `upstream` and
+/// `{"accounts","accountsLtHash","bootstrap","confirmedSlot","fleet","health",
+/// "lastVerifiedSlot","rootSlot","slotsBehind","upstream","upstreamSlot"}` (`fleet` is null
+/// under local consistency); `slotsBehind`, `upstream` and
 /// `upstreamSlot` are null without an upstream (or before it reported a slot),
 /// `lastVerifiedSlot` before a validator snapshot confirmed the store.
 async fn get_replica_status(ctx: Arc<MethodContext>, params: Params) -> Result<Reply, RpcError> {
@@ -89,6 +90,7 @@ async fn get_replica_status(ctx: Arc<MethodContext>, params: Params) -> Result<R
         "accountsLtHash": root.lt_hash_checksum().to_string(),
         "bootstrap": node.bootstrap(),
         "confirmedSlot": confirmed_slot,
+        "fleet": crate::fleet::status(&state),
         "health": ctx.health().as_str(),
         "lastVerifiedSlot": node.verification().last_verified_slot,
         "rootSlot": root.slot,

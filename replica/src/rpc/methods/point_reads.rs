@@ -147,13 +147,25 @@ fn answer_batch(state: &ReplicaState, api_version: &str, batch: &mut Vec<Job>) {
         if jobs.is_empty() {
             continue;
         }
-        match state.bank(level) {
+        match commitment::level_bank(state, level) {
             Ok(bank) => answer_jobs(&bank, api_version, jobs),
-            Err(error) => {
+            Err(RpcError::Store(error)) => {
                 for job in jobs {
                     let _ = job
                         .reply
                         .send(Err(RpcError::Internal(format!("opening a view: {error}"))));
+                }
+            }
+            Err(RpcError::MinContextSlotNotReached { context_slot }) => {
+                for job in jobs {
+                    let _ = job
+                        .reply
+                        .send(Err(RpcError::MinContextSlotNotReached { context_slot }));
+                }
+            }
+            Err(error) => {
+                for job in jobs {
+                    let _ = job.reply.send(Err(RpcError::Internal(error.to_string())));
                 }
             }
         }

@@ -25,7 +25,31 @@ pub(crate) fn bank(
     state: &ReplicaState,
     config: Option<CommitmentConfig>,
 ) -> Result<BankView<'_>, RpcError> {
-    Ok(state.bank(commitment(config))?)
+    level_bank(state, commitment(config))
+}
+
+/// The view a commitment level reads: this replica's newest, or under fleet consistency
+/// exactly the fleet's servable slot. A member that cannot answer at that slot refuses as
+/// Agave does when `minContextSlot` is not reached.
+pub(crate) fn level_bank(
+    state: &ReplicaState,
+    level: Commitment,
+) -> Result<BankView<'_>, RpcError> {
+    if !state.node().fleet().is_enabled() {
+        return Ok(state.bank(level)?);
+    }
+    match crate::fleet::bank(state, level) {
+        Ok(bank) => Ok(bank),
+        Err(crate::fleet::FleetReadError::Store(error)) => Err(error.into()),
+        Err(crate::fleet::FleetReadError::NoLease { context_slot }) => {
+            Err(RpcError::MinContextSlotNotReached { context_slot })
+        }
+        Err(crate::fleet::FleetReadError::NotHeld { slot }) => {
+            Err(RpcError::MinContextSlotNotReached {
+                context_slot: slot.min(state.confirmed_slot().unwrap_or_default()),
+            })
+        }
+    }
 }
 
 /// Agave's `get_bank_with_config`: the view, or -32016 when its slot is below
