@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod etcd;
 pub mod failover;
 pub mod fixtures;
+pub mod haproxy;
 pub mod process;
 pub mod replica;
 pub mod rpc;

@@ -321,27 +321,9 @@ fn fleet_consistency_local_reads_go_back_across_members() {
     );
 }
 
-fn haproxy() -> String {
-    let binary = std::env::var("HAPROXY_BIN").unwrap_or_else(|_| "/usr/sbin/haproxy".into());
-    assert!(
-        Path::new(&binary).exists(),
-        "HAProxy not found at {binary}: `apt-get install -y haproxy` (or set HAPROXY_BIN)"
-    );
-    binary
-}
-
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn fleet_consistency_through_haproxy_never_goes_back() {
-    let binary = haproxy();
+    let binary = tests::haproxy::binary();
     let dir = tempfile::tempdir().unwrap();
     let tree = tree(dir.path(), FLEET, 2);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -373,7 +355,7 @@ fn fleet_consistency_through_haproxy_never_goes_back() {
         "the example config must be valid: {}",
         String::from_utf8_lossy(&check.stderr)
     );
-    let _haproxy = Killed(
+    let _haproxy = tests::haproxy::Killed(
         Command::new(&binary)
             .arg("-db")
             .arg("-f")

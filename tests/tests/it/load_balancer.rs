@@ -19,27 +19,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn haproxy() -> String {
-    let binary = std::env::var("HAPROXY_BIN").unwrap_or_else(|_| "/usr/sbin/haproxy".into());
-    assert!(
-        std::path::Path::new(&binary).exists(),
-        "HAProxy not found at {binary}: `apt-get install -y haproxy` (or set HAPROXY_BIN)"
-    );
-    binary
-}
-
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn haproxy_keeps_answering_when_a_replica_dies() {
-    let binary = haproxy();
+    let binary = tests::haproxy::binary();
     let archives = fixtures::agave_full_and_incremental();
     let first = Replica::start(&archives, &[]).unwrap();
     let second = Replica::start(&archives, &[]).unwrap();
@@ -71,7 +53,7 @@ fn haproxy_keeps_answering_when_a_replica_dies() {
         "the example config must be valid: {}",
         String::from_utf8_lossy(&check.stderr)
     );
-    let mut running = Killed(
+    let mut running = tests::haproxy::Killed(
         Command::new(&binary)
             .arg("-db")
             .arg("-f")
