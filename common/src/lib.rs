@@ -2,6 +2,7 @@
 //! tracing set-up, the Prometheus `/metrics` endpoint, ready files, shutdown on signals, and
 //! supervised child processes.
 
+pub mod cli;
 pub mod metrics;
 pub mod process;
 pub mod ready;

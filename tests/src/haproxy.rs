@@ -22,3 +22,32 @@ impl Drop for Killed {
         let _ = self.0.wait();
     }
 }
+
+/// Writes `config` to `<dir>/haproxy.cfg`, checks it with `haproxy -c` (it must be valid), and
+/// runs HAProxy on it in the foreground, its log in `<dir>/haproxy.err`.
+pub fn start(dir: &Path, config: &str) -> Killed {
+    let binary = binary();
+    let path = dir.join("haproxy.cfg");
+    std::fs::write(&path, config).unwrap();
+    let check = std::process::Command::new(&binary)
+        .arg("-c")
+        .arg("-f")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "the example config must be valid: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    Killed(
+        std::process::Command::new(&binary)
+            .arg("-db")
+            .arg("-f")
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("haproxy.err")).unwrap())
+            .spawn()
+            .unwrap(),
+    )
+}

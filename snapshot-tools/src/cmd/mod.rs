@@ -112,38 +112,7 @@ mod tests {
     /// default value says what happens without it.
     #[test]
     fn every_flag_is_documented() {
-        let mut cli = Cli::command();
-        cli.build();
-        let mut missing = Vec::new();
-        for command in std::iter::once(&cli).chain(cli.get_subcommands()) {
-            for arg in command.get_arguments() {
-                let id = arg.get_id().as_str();
-                if matches!(id, "help" | "version") {
-                    continue;
-                }
-                let help = arg
-                    .get_long_help()
-                    .or(arg.get_help())
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                let name = format!("{} --{id}", command.get_name());
-                if help.trim().is_empty() {
-                    missing.push(format!("{name}: no description"));
-                    continue;
-                }
-                let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values());
-                let optional = !arg.is_required_set() && !arg.is_positional();
-                let lower = help.to_lowercase();
-                if takes_value
-                    && optional
-                    && arg.get_default_values().is_empty()
-                    && !lower.contains("default")
-                    && !lower.contains("required")
-                {
-                    missing.push(format!("{name}: no default named in `{help}`"));
-                }
-            }
-        }
+        let missing = common::cli::undocumented_flags(&Cli::command());
         assert!(missing.is_empty(), "{missing:#?}");
     }
 

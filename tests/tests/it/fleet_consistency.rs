@@ -8,7 +8,7 @@ use {
     std::{
         collections::HashMap,
         path::Path,
-        process::{Command, Stdio},
+        process::Command,
         sync::{
             Arc,
             atomic::{AtomicBool, Ordering},
@@ -323,7 +323,8 @@ fn fleet_consistency_local_reads_go_back_across_members() {
 
 #[test]
 fn fleet_consistency_through_haproxy_never_goes_back() {
-    let binary = tests::haproxy::binary();
+    // Fail at once, before the cluster starts, where HAProxy is missing.
+    tests::haproxy::binary();
     let dir = tempfile::tempdir().unwrap();
     let tree = tree(dir.path(), FLEET, 2);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -342,29 +343,7 @@ fn fleet_consistency_through_haproxy_never_goes_back() {
         .replace("127.0.0.1:8899", &rpc(0))
         .replace("127.0.0.1:8999", &rpc(1))
         .replace("127.0.0.1:9099", &rpc(2));
-    let path = dir.path().join("haproxy.cfg");
-    std::fs::write(&path, config).unwrap();
-    let check = Command::new(&binary)
-        .arg("-c")
-        .arg("-f")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "the example config must be valid: {}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-    let _haproxy = tests::haproxy::Killed(
-        Command::new(&binary)
-            .arg("-db")
-            .arg("-f")
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("haproxy.err")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let _haproxy = tests::haproxy::start(dir.path(), &config);
     let client = RpcClient::new(&format!("http://127.0.0.1:{port}/"));
     cluster::wait_for("HAProxy to answer", Duration::from_secs(20), || {
         client

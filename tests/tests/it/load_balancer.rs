@@ -5,7 +5,6 @@ use {
     serde_json::{Value, json},
     std::{
         net::TcpListener,
-        process::{Command, Stdio},
         time::{Duration, Instant},
     },
     tests::{fixtures, replica::Replica, rpc::RpcClient},
@@ -21,7 +20,8 @@ fn free_port() -> u16 {
 
 #[test]
 fn haproxy_keeps_answering_when_a_replica_dies() {
-    let binary = tests::haproxy::binary();
+    // Fail at once, before the cluster starts, where HAProxy is missing.
+    tests::haproxy::binary();
     let archives = fixtures::agave_full_and_incremental();
     let first = Replica::start(&archives, &[]).unwrap();
     let second = Replica::start(&archives, &[]).unwrap();
@@ -40,29 +40,7 @@ fn haproxy_keeps_answering_when_a_replica_dies() {
         "the template names the addresses the test rewrites"
     );
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("haproxy.cfg");
-    std::fs::write(&path, config).unwrap();
-    let check = Command::new(&binary)
-        .arg("-c")
-        .arg("-f")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "the example config must be valid: {}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-    let mut running = tests::haproxy::Killed(
-        Command::new(&binary)
-            .arg("-db")
-            .arg("-f")
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("haproxy.err")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let mut running = tests::haproxy::start(dir.path(), &config);
 
     let client = RpcClient::new(&format!("http://127.0.0.1:{port}/"));
     let expected = first
