@@ -283,9 +283,28 @@ impl ReplicaState {
 
     /// The slot the `confirmed` view reads.
     pub fn confirmed_slot(&self) -> Option<Slot> {
+        let overlay = self.overlay.read().expect("overlay lock");
         let root = self.root_slot()?;
-        let tip = self.overlay.read().expect("overlay lock").confirmed_tip();
-        Some(tip.map_or(root, |(slot, _)| slot.max(root)))
+        Some(
+            overlay
+                .confirmed_tip()
+                .into_iter()
+                .chain(overlay.rooted_tip())
+                .map(|(slot, _)| slot)
+                .fold(root, Slot::max),
+        )
+    }
+
+    /// The slot the `finalized` view reads: the newest rooted slot, committed or still in the
+    /// overlay.
+    pub fn finalized_slot(&self) -> Option<Slot> {
+        let overlay = self.overlay.read().expect("overlay lock");
+        let root = self.root_slot()?;
+        Some(
+            overlay
+                .rooted_tip()
+                .map_or(root, |(slot, _)| slot.max(root)),
+        )
     }
 
     pub fn registry(&self) -> &prometheus::Registry {
@@ -349,20 +368,29 @@ impl ReplicaState {
         self.node.set_upstream(status);
     }
 
-    /// The view a commitment reads. Without a complete confirmed chain, `confirmed` reads the
-    /// root.
+    /// The view a commitment reads: `finalized` the rooted tip, `confirmed` the confirmed tip
+    /// (or the rooted one when newer), each over the store's root; without a complete chain,
+    /// the root.
     pub fn bank(&self, commitment: Commitment) -> Result<BankView<'_>, StoreError> {
-        let chain = match commitment {
-            Commitment::Finalized => Vec::new(),
-            Commitment::Confirmed | Commitment::Processed => {
-                let root = self.store.root_slot().unwrap_or_default();
-                let overlay = self.overlay.read().expect("overlay lock");
-                overlay
-                    .confirmed_tip()
-                    .and_then(|tip| overlay.chain(tip, root))
-                    .unwrap_or_default()
-            }
+        // The root is read under the overlay lock: a commit prunes what it committed only
+        // under the write lock, so the chain down to the root read here is whole.
+        let overlay = self.overlay.read().expect("overlay lock");
+        let root = self.store.root_slot().unwrap_or_default();
+        let rooted = overlay.rooted_tip();
+        let tip = match commitment {
+            Commitment::Finalized => rooted,
+            // Never behind finalized (a rooted slot may arrive before it was confirmed).
+            Commitment::Confirmed | Commitment::Processed => overlay
+                .confirmed_tip()
+                .into_iter()
+                .chain(rooted)
+                .max_by_key(|tip| tip.0),
         };
+        let chain = tip
+            .filter(|tip| tip.0 > root)
+            .and_then(|tip| overlay.chain(tip, root))
+            .unwrap_or_default();
+        drop(overlay);
         BankView::new(&self.store, chain)
     }
 }

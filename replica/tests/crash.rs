@@ -205,6 +205,7 @@ fn kill_during_slot_commits_leaves_a_committed_state() {
                 updates: &updates,
                 expected_lt_hash: None,
                 previous: None,
+                lt_hash_after: None,
             }])
             .unwrap();
         if let Some((_, hash)) = reported

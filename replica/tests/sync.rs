@@ -123,6 +123,7 @@ fn produce(
                 updates: &updates,
                 expected_lt_hash: None,
                 previous: None,
+                lt_hash_after: None,
             }])
             .unwrap();
         let records = workload::as_records(&writes);
@@ -357,7 +358,69 @@ async fn a_wrong_upstream_state_hash_is_never_committed() {
     );
     // The batch holding slots 101..=103 was refused whole.
     assert_eq!(diverged.root_slot(), Some(BASE));
+    // The slot was refused when it arrived: no view ever served it, not even `confirmed`.
+    assert!(diverged.confirmed_slot() < Some(BASE + 2));
+    assert!(diverged.finalized_slot() < Some(BASE + 2));
     cancel.cancel();
+}
+
+/// A rooted slot in the overlay is what `finalized` reads before its commit lands: the rooted
+/// tip's chain over the store's root, never behind it, and `confirmed` never behind finalized.
+#[test]
+fn finalized_reads_the_rooted_tip_before_its_commit() {
+    use replica::{
+        bank::overlay::OverlaySlot,
+        store::{Account, IndexConfig},
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let archive = SyntheticAccounts::new(SEED)
+        .write_archive(dir.path(), 500, BASE, ArchiveFormat::TarZstd)
+        .unwrap();
+    let state = replica(load(dir.path(), "a", &archive));
+    let pubkey = solana_pubkey::Pubkey::new_unique();
+    let account = Account {
+        lamports: 42,
+        rent_epoch: u64::MAX,
+        owner: solana_pubkey::Pubkey::default(),
+        executable: false,
+        slot: BASE + 1,
+        data: vec![7],
+    };
+    let root = state.store().root().unwrap();
+    let meta = SlotMeta {
+        slot: BASE + 1,
+        parent: BASE,
+        blockhash: blockhash(BASE + 1),
+        block_height: Some(BASE + 1),
+        block_time: None,
+        executed_transaction_count: None,
+        transaction_count: None,
+    };
+    let slot = OverlaySlot::new(
+        meta,
+        [(pubkey, Some(account))].into(),
+        &IndexConfig::default(),
+        root.capitalization + 42,
+        None,
+    );
+    state.overlay().write().unwrap().insert(Arc::new(slot));
+    assert_eq!(state.bank(Commitment::Finalized).unwrap().slot(), BASE);
+    assert_eq!(state.finalized_slot(), Some(BASE));
+
+    state
+        .overlay()
+        .write()
+        .unwrap()
+        .set_rooted_tip((BASE + 1, blockhash(BASE + 1)));
+    let finalized = state.bank(Commitment::Finalized).unwrap();
+    assert_eq!(finalized.slot(), BASE + 1);
+    assert_eq!(finalized.get(&pubkey).unwrap().unwrap().lamports, 42);
+    drop(finalized);
+    assert_eq!(state.finalized_slot(), Some(BASE + 1));
+    // No confirmed tip was set: confirmed reads the rooted slot too.
+    assert_eq!(state.bank(Commitment::Confirmed).unwrap().slot(), BASE + 1);
+    assert_eq!(state.confirmed_slot(), Some(BASE + 1));
+    assert_eq!(state.root_slot(), Some(BASE));
 }
 
 /// Catching up over more rooted slots than the overlay holds before committing: the commits

@@ -22,6 +22,8 @@ pub(super) enum Note {
         slot: Slot,
         pubkey: Pubkey,
         account: SimAccount,
+        /// The bank's last write of the account (what its state keeps).
+        last: bool,
     },
     Status {
         slot: Slot,
@@ -37,6 +39,38 @@ pub(super) enum Note {
         block_time: i64,
         transactions: u64,
     },
+}
+
+/// The last write of each account by the bank of `slot`: the versions its state keeps.
+pub(super) fn last_writes(
+    notes: &[Note],
+    slot: Slot,
+) -> impl Iterator<Item = (&Pubkey, &SimAccount)> {
+    notes.iter().filter_map(move |note| match note {
+        Note::Account {
+            slot: written,
+            pubkey,
+            account,
+            last: true,
+        } if *written == slot => Some((pubkey, account)),
+        _ => None,
+    })
+}
+
+/// [`last_writes`], taken out of the notes.
+pub(super) fn into_last_writes(
+    notes: Vec<Note>,
+    slot: Slot,
+) -> impl Iterator<Item = (Pubkey, SimAccount)> {
+    notes.into_iter().filter_map(move |note| match note {
+        Note::Account {
+            slot: written,
+            pubkey,
+            account,
+            last: true,
+        } if written == slot => Some((pubkey, account)),
+        _ => None,
+    })
 }
 
 /// Merges two banks' notifications at random, keeping each bank's own order (two replay
@@ -75,6 +109,7 @@ pub(super) fn deliver(
                 slot,
                 pubkey,
                 account,
+                ..
             } => {
                 *write_version += 1;
                 if !accounts {

@@ -3,12 +3,14 @@
 //! Deterministic from its seed (content never depends on timing). It starts from a snapshot
 //! state ([`Genesis`]: every common sysvar, SPL Token and Token-2022 mints and accounts, wrapped
 //! SOL, validators with vote and stake accounts, a nonce account, an upgradeable program, an
-//! address lookup table), then produces one main-chain bank per [`Simulator::step`]:
+//! address lookup table; with [`SimConfig::accounts`], bulk accounts too:
+//! [`genesis::population`]), then produces one main-chain bank per [`Simulator::step`]:
 //! - the writes of `new_from_parent` (Clock, SlotHashes, SlotHistory; StakeHistory and
 //!   EpochRewards at epoch boundaries), `CreatedBank`, votes and random transactions (token
 //!   transfers on both programs, account creation and closing — closed accounts are written with
 //!   zero lamports and a zeroed owner —, owner changes, delegations, stake and nonce updates,
-//!   lookup-table extensions, wrapped SOL), freeze-time writes, block metadata, `Processed`;
+//!   lookup-table extensions, wrapped SOL; with bulk accounts, a mainnet-like mix over them
+//!   instead), freeze-time writes, block metadata, `Processed`;
 //! - sometimes a skipped slot, and sometimes a fork: a second bank on the same parent at another
 //!   slot, whose writes interleave with the main bank's, and that either dies mid-replay
 //!   (`Dead`) or is abandoned (pruned once the root passes it);

@@ -4,7 +4,7 @@ use {
     crate::{
         SimError,
         driver::{self, Note},
-        genesis::{self, Genesis, Registry, clock_at, derive_hash, slot_time},
+        genesis::{self, Genesis, Population, Registry, clock_at, derive_hash, slot_time},
         state::{AccountsState, BankOverlay, SimAccount, lt_hash_checksum},
         workload::{BankContext, ChainSysvars, Exec},
     },
@@ -33,6 +33,11 @@ pub struct SimConfig {
     pub slots_per_epoch: u64,
     /// Random transactions per bank (besides votes and sysvars).
     pub transactions_per_slot: usize,
+    /// Bulk accounts added to the initial state (at least
+    /// [`MIN_ACCOUNTS`](genesis::population::MIN_ACCOUNTS)); with them the transactions are a
+    /// mainnet-like mix over them, each writing mostly accounts no other transaction of its
+    /// bank writes. `None`: the small state and the conformance workload.
+    pub accounts: Option<usize>,
     /// Chance that a step also produces a fork bank.
     pub fork_probability: f64,
     /// Chance that a slot is skipped (no bank).
@@ -54,6 +59,7 @@ impl Default for SimConfig {
             start_slot: 1_000,
             slots_per_epoch: 432_000,
             transactions_per_slot: 24,
+            accounts: None,
             fork_probability: 0.12,
             skip_probability: 0.03,
             root_lag: 6,
@@ -87,8 +93,11 @@ pub struct StepReport {
     pub fork: Option<(Slot, bool)>,
     /// Banks rooted by this step, ascending.
     pub rooted: Vec<RootedReport>,
-    /// Account writes notified.
+    /// Account writes notified (main and fork banks).
     pub writes: usize,
+    /// Accounts the main-chain bank wrote, each counted once: the records its slot carries on
+    /// the replication stream.
+    pub main_records: usize,
 }
 
 /// The lattice-hash checksums of the banks the simulator produced (main and forks).
@@ -139,6 +148,8 @@ pub struct Simulator {
     rng: ChaCha8Rng,
     state: AccountsState,
     registry: Registry,
+    /// The bulk accounts of `accounts`.
+    population: Option<Population>,
     genesis: Genesis,
     sysvars: ChainSysvars,
     tip: BankInfo,
@@ -157,9 +168,9 @@ struct BuiltBank {
     notes: Vec<Note>,
     /// Transactions it executed (votes included).
     executed: u64,
-    changes: std::collections::HashMap<replication_proto::Pubkey, SimAccount>,
-    checksum: Hash,
     writes: usize,
+    /// Accounts written, each counted once.
+    records: usize,
 }
 
 impl Simulator {
@@ -186,6 +197,7 @@ impl Simulator {
             config,
             state: built.state,
             registry: built.registry,
+            population: built.population,
             sysvars: ChainSysvars {
                 slot_hashes: built.slot_hashes,
                 slot_history: built.slot_history,
@@ -274,6 +286,7 @@ impl Simulator {
         let mut exec = Exec {
             bank: &mut overlay,
             registry: &mut self.registry,
+            population: self.population.as_mut(),
             rng: &mut self.rng,
             ctx,
             rent: &rent,
@@ -289,13 +302,17 @@ impl Simulator {
         } else {
             self.config.transactions_per_slot
         };
-        exec.transactions(transactions);
+        if exec.population.is_some() {
+            exec.bulk_transactions(transactions);
+        } else {
+            exec.transactions(transactions);
+        }
         let executed = transactions as u64 + exec.registry.validators.len() as u64;
         if !dies {
             exec.freeze(sysvars);
         }
-        let checksum = lt_hash_checksum(&overlay.lt_hash());
-        let (changes, writes) = overlay.into_parts();
+        let records = overlay.accounts_written();
+        let writes = overlay.into_writes();
         let count = writes.len();
         let mut notes: Vec<Note> = writes
             .into_iter()
@@ -303,6 +320,7 @@ impl Simulator {
                 slot: ctx.slot,
                 pubkey: w.pubkey,
                 account: w.account,
+                last: w.last,
             })
             .collect();
         let status = |status| Note::Status {
@@ -341,9 +359,8 @@ impl Simulator {
         BuiltBank {
             notes,
             executed,
-            changes,
-            checksum,
             writes: count,
+            records,
         }
     }
 
@@ -363,7 +380,11 @@ impl Simulator {
             let mut sysvars = self.sysvars.clone();
             let fork = self.build_bank(&ctx, &mut sysvars, dies);
             if !dies {
-                self.book.insert(slot, ctx.blockhash, fork.checksum);
+                let lt_hash = self
+                    .state
+                    .lt_hash_with(driver::last_writes(&fork.notes, slot));
+                self.book
+                    .insert(slot, ctx.blockhash, lt_hash_checksum(&lt_hash));
             }
             report.fork = Some((slot, dies));
             report.writes += fork.writes;
@@ -381,25 +402,35 @@ impl Simulator {
         {
             self.corrupted = true;
             self.corrupt(&mut main.notes, slot);
+            main.records += 1;
         }
-        self.book.insert(slot, ctx.blockhash, main.checksum);
         report.slot = slot;
         report.writes += main.writes;
+        report.main_records = main.records;
         let notes = driver::interleave(&mut self.rng, fork_notes, main.notes);
-        driver::deliver(plugin, &notes, &mut self.write_version).map_err(SimError::plugin)?;
+        // The plugin takes the notes while another thread hashes the main bank's state: its
+        // trailers need the checksum only once the bank is confirmed, in a later step.
+        let (state, write_version) = (&self.state, &mut self.write_version);
+        let (lt_hash, delivered) = std::thread::scope(|scope| {
+            let hashing = scope.spawn(|| state.lt_hash_with(driver::last_writes(&notes, slot)));
+            let delivered = driver::deliver(plugin, &notes, write_version);
+            (hashing.join().expect("hashing does not panic"), delivered)
+        });
+        delivered.map_err(SimError::plugin)?;
+        let checksum = lt_hash_checksum(&lt_hash);
+        self.book.insert(slot, ctx.blockhash, checksum);
 
-        // Commit the main bank.
+        // Commit the main bank: its last write of each account.
         self.sysvars = sysvars;
-        for (pubkey, account) in main.changes {
-            self.state.set(pubkey, account);
-        }
+        self.state
+            .commit(driver::into_last_writes(notes, slot), lt_hash);
         let bank = BankInfo {
             slot,
             parent: self.tip.slot,
             blockhash: ctx.blockhash,
             bank_hash: derive_hash(self.config.seed, "bank", slot, 0),
             block_height: ctx.block_height,
-            checksum: main.checksum,
+            checksum,
             confirmed: false,
             transaction_count: self.tip.transaction_count + main.executed,
         };
@@ -439,6 +470,7 @@ impl Simulator {
                 slot,
                 pubkey,
                 account: SimAccount::new(1_000_000, solana_sdk_ids::system_program::ID, Vec::new()),
+                last: false,
             },
         );
     }

@@ -3,6 +3,7 @@
 
 use {
     crate::store::{Account, IndexConfig, IndexKind, SlotMeta},
+    snapshot_tools::archive::LtHash,
     solana_clock::Slot,
     solana_hash::Hash,
     solana_pubkey::Pubkey,
@@ -24,6 +25,9 @@ pub struct OverlaySlot {
     pub capitalization: u64,
     /// Full-state lattice-hash checksum after this slot, when the upstream supplied it.
     pub accounts_lt_hash: Option<Hash>,
+    /// The full-state lattice hash after this slot, computed here (and checked against
+    /// `accounts_lt_hash` when there is one) when the slot entered the overlay.
+    pub state_lt_hash: Option<LtHash>,
     /// Each written account's version in the parent bank, in `accounts` order, when known: the
     /// root commit then need not read them again.
     pub previous: Option<Vec<Option<Account>>>,
@@ -55,8 +59,15 @@ impl OverlaySlot {
             index_entries,
             capitalization,
             accounts_lt_hash,
+            state_lt_hash: None,
             previous: None,
         }
+    }
+
+    /// Records the state's lattice hash after this slot.
+    pub fn with_state_lt_hash(mut self, lt_hash: LtHash) -> Self {
+        self.state_lt_hash = Some(lt_hash);
+        self
     }
 
     /// Records the written accounts' versions in the parent bank (in `accounts` order).
@@ -80,6 +91,11 @@ pub struct Overlay {
     confirmed_tip: Option<(Slot, Hash)>,
     /// Banks already announced as confirmed (above the root).
     announced: HashSet<(Slot, Hash)>,
+    /// The newest slot the upstream reported rooted whose chain down to the root is here and
+    /// verified: the `finalized` view reads it before its commit lands.
+    rooted_tip: Option<(Slot, Hash)>,
+    /// Banks already announced as rooted (above the root).
+    announced_rooted: HashSet<(Slot, Hash)>,
 }
 
 impl Overlay {
@@ -151,9 +167,24 @@ impl Overlay {
         self.confirmed_tip
     }
 
+    pub fn set_rooted_tip(&mut self, tip: (Slot, Hash)) {
+        self.rooted_tip = Some(tip);
+    }
+
+    pub fn rooted_tip(&self) -> Option<(Slot, Hash)> {
+        self.rooted_tip
+    }
+
+    /// Marks a bank as announced rooted; `true` the first time.
+    pub fn announce_rooted(&mut self, slot: &OverlaySlot) -> bool {
+        self.announced_rooted
+            .insert((slot.meta.slot, slot.meta.blockhash))
+    }
+
     /// Drops slots at or below the new root and those that do not descend from it.
     pub fn prune(&mut self, root: Slot, root_blockhash: &Hash) {
         self.announced.retain(|(slot, _)| *slot > root);
+        self.announced_rooted.retain(|(slot, _)| *slot > root);
         let mut keep: HashMap<Slot, Hash> = HashMap::from([(root, *root_blockhash)]);
         let entries: Vec<(Slot, Hash, Slot)> = self
             .slots
@@ -172,6 +203,12 @@ impl Overlay {
             .is_some_and(|tip| !self.slots.contains_key(&tip))
         {
             self.confirmed_tip = None;
+        }
+        if self
+            .rooted_tip
+            .is_some_and(|tip| !self.slots.contains_key(&tip))
+        {
+            self.rooted_tip = None;
         }
     }
 }

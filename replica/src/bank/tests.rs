@@ -166,6 +166,7 @@ fn confirmed_chain_shadows_the_store() {
             updates: &[update, created_update],
             expected_lt_hash: None,
             previous: None,
+            lt_hash_after: None,
         }])
         .unwrap();
     let chain = vec![overlay_slot(

@@ -198,6 +198,7 @@ fn synthetic_apply(args: SyntheticApplyArgs) -> anyhow::Result<ExitCode> {
             updates: &updates,
             expected_lt_hash: None,
             previous: None,
+            lt_hash_after: None,
         }])?;
         committing += started.elapsed();
         updates_applied += updates.len();

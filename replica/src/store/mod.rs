@@ -121,6 +121,10 @@ pub struct SlotCommit<'a> {
     /// it from the slot's parent bank. Saves the commit from reading them again; the versions
     /// must be those of the chain being committed (the lattice-hash check catches a mismatch).
     pub previous: Option<&'a [Option<Account>]>,
+    /// The state's lattice hash after this slot, when the caller computed it from the same
+    /// previous versions (the sync path does as the slot enters the overlay, checking it
+    /// against the upstream's): the commit then does not hash the accounts again.
+    pub lt_hash_after: Option<&'a LtHash>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -372,10 +376,18 @@ impl AccountsStore {
             path: self.path.clone(),
         })?;
         let accounts_cf = self.cf(cf::ACCOUNTS);
-        let mut batch = WriteBatch::default();
+        // Room for the accounts and the delta log up front: growing the batch copies it again
+        // and again.
+        let batch_bytes: usize = slots
+            .iter()
+            .flat_map(|commit| commit.updates)
+            .map(|update| 2 * update.data.len() + 160)
+            .sum();
+        let mut batch = WriteBatch::with_capacity_bytes(batch_bytes);
         let mut stats = CommitStats::default();
         // Versions written earlier in this batch (None = deleted), which shadow the store.
         let mut written: HashMap<Pubkey, Option<Version<'_>>> = HashMap::new();
+        let mut final_writes: HashMap<Pubkey, FinalWrite<'_>> = HashMap::new();
         let mut value = Vec::new();
         for commit in slots {
             let slot = commit.meta.slot;
@@ -439,79 +451,85 @@ impl AccountsStore {
                 };
                 before_slot.push(version);
             }
-            let old_hash = |(update, version): (&AccountUpdate<'_>, &Option<Version<'_>>)| {
-                version
-                    .as_ref()
-                    .map(|version| version.lt_hash(&update.pubkey))
-            };
-            let mut old_hashes: Vec<Option<LtHash>> = if updates.len() >= PARALLEL_HASH_THRESHOLD {
-                updates.par_iter().zip(&before_slot).map(old_hash).collect()
-            } else {
-                updates.iter().zip(&before_slot).map(old_hash).collect()
-            };
-            let new_hashes: Vec<LtHash> = if updates.len() >= PARALLEL_HASH_THRESHOLD {
-                updates.par_iter().map(AccountUpdate::lt_hash).collect()
-            } else {
-                updates.iter().map(AccountUpdate::lt_hash).collect()
-            };
-            // Writing in key order lets RocksDB reuse its skip-list position from one insert to
-            // the next; a stable sort keeps the last of duplicate writes last.
+            // A stable sort by key puts a pubkey's writes in one slot side by side, the last one
+            // last.
             let mut order: Vec<usize> = (0..updates.len()).collect();
             order.sort_by_key(|&index| updates[index].pubkey);
-            for (position, &index) in order.iter().enumerate() {
-                let update = &updates[index];
-                let new_hash = &new_hashes[index];
-                // A pubkey written twice in one slot: the second write replaces the first.
-                let repeated = position > 0 && updates[order[position - 1]].pubkey == update.pubkey;
-                let (old, old_hash) = if repeated {
-                    let old = written.get(&update.pubkey).copied().flatten();
-                    (old, old.map(|old| old.lt_hash(&update.pubkey)))
-                } else {
-                    (before_slot[index], old_hashes[index].take())
+            // Each write's version before it: the previous write of the same pubkey in this
+            // slot, else the version before the slot.
+            let replaced: Vec<Option<Version<'_>>> = order
+                .iter()
+                .enumerate()
+                .map(|(position, &index)| {
+                    let update = &updates[index];
+                    match position
+                        .checked_sub(1)
+                        .map(|before| &updates[order[before]])
+                    {
+                        Some(before) if before.pubkey == update.pubkey => {
+                            (!before.is_deletion()).then(|| Version::from(before))
+                        }
+                        _ => before_slot[index],
+                    }
+                })
+                .collect();
+            // Without the caller's hash, each replaced version out of the running hash and each
+            // new one in, summed on both cores for a large slot.
+            if commit.lt_hash_after.is_none() {
+                let mix = |mut sum: LtHash, (&index, old): (&usize, &Option<Version<'_>>)| {
+                    let update = &updates[index];
+                    if let Some(old) = old {
+                        sum.mix_out(&old.lt_hash(&update.pubkey));
+                    }
+                    sum.mix_in(&update.lt_hash());
+                    sum
                 };
-                if let Some(old_hash) = &old_hash {
-                    root.lt_hash.mix_out(old_hash);
-                }
-                if let Some(old) = &old {
+                let delta = if updates.len() >= PARALLEL_HASH_THRESHOLD {
+                    order
+                        .par_iter()
+                        .zip(&replaced)
+                        .fold(LtHash::identity, mix)
+                        .reduce(LtHash::identity, |mut sum, part| {
+                            sum.mix_in(&part);
+                            sum
+                        })
+                } else {
+                    order.iter().zip(&replaced).fold(LtHash::identity(), mix)
+                };
+                root.lt_hash.mix_in(&delta);
+            }
+            for (&index, old) in order.iter().zip(&replaced) {
+                let update = &updates[index];
+                if let Some(old) = old {
                     root.capitalization = root.capitalization.saturating_sub(old.lamports);
                 }
-                root.lt_hash.mix_in(new_hash);
                 root.capitalization = root.capitalization.saturating_add(update.lamports);
-                let old_entries = old.map(|old| self.config.indexes.entries(&old.owner, old.data));
-                let new_entries = (!update.is_deletion())
-                    .then(|| self.config.indexes.entries(&update.owner, update.data));
-                self.diff_index_entries(
-                    &mut batch,
-                    &update.pubkey,
-                    old_entries,
-                    new_entries,
-                    &mut stats,
-                    index_counts.as_mut(),
-                );
                 match (old.is_some(), update.is_deletion()) {
                     (false, false) => root.accounts += 1,
                     (true, true) => root.accounts -= 1,
                     _ => {}
                 }
-                if update.is_deletion() {
-                    batch.delete_cf(accounts_cf, update.pubkey);
-                    written.insert(update.pubkey, None);
-                } else {
-                    value.clear();
-                    encode_into(
-                        &mut value,
-                        update.lamports,
-                        update.rent_epoch,
-                        &update.owner,
-                        update.executable,
+                let indexes = &self.config.indexes;
+                final_writes
+                    .entry(update.pubkey)
+                    .and_modify(|write| {
+                        write.slot = slot;
+                        write.update = update;
+                    })
+                    .or_insert_with(|| FinalWrite {
+                        entries_before: old.map(|old| indexes.entries(&old.owner, old.data)),
                         slot,
-                        update.data,
-                    );
-                    batch.put_cf(accounts_cf, update.pubkey, &value);
-                    written.insert(update.pubkey, Some(Version::from(update)));
-                }
+                        update,
+                    });
+                written.insert(
+                    update.pubkey,
+                    (!update.is_deletion()).then(|| Version::from(update)),
+                );
             }
             root.slot = slot;
+            if let Some(after) = commit.lt_hash_after {
+                root.lt_hash = after.clone();
+            }
             let checksum = lt_hash_checksum(&root.lt_hash);
             if let Some(expected) = commit.expected_lt_hash
                 && expected != checksum
@@ -548,6 +566,39 @@ impl AccountsStore {
             stats.slots += 1;
             stats.updates += updates.len();
             stats.lt_hashes.push((slot, checksum));
+        }
+        // Each account written once, at its last version in the batch, in key order: a
+        // catch-up's many slots make one sorted run, so the memtable's skip list is searched
+        // from the previous insert's position rather than from its top.
+        let mut finals: Vec<(&Pubkey, &FinalWrite<'_>)> = final_writes.iter().collect();
+        finals.sort_unstable_by_key(|(pubkey, _)| **pubkey);
+        for (pubkey, write) in finals {
+            let update = write.update;
+            let new_entries = (!update.is_deletion())
+                .then(|| self.config.indexes.entries(&update.owner, update.data));
+            self.diff_index_entries(
+                &mut batch,
+                pubkey,
+                write.entries_before,
+                new_entries,
+                &mut stats,
+                index_counts.as_mut(),
+            );
+            if update.is_deletion() {
+                batch.delete_cf(accounts_cf, pubkey);
+            } else {
+                value.clear();
+                encode_into(
+                    &mut value,
+                    update.lamports,
+                    update.rent_epoch,
+                    &update.owner,
+                    update.executable,
+                    write.slot,
+                    update.data,
+                );
+                batch.put_cf(accounts_cf, pubkey, &value);
+            }
         }
         write_root_state(&mut batch, self.cf(cf::META), &root);
         if let Some(counts) = &index_counts {
@@ -701,6 +752,15 @@ impl AccountsStore {
             }
         }
     }
+}
+
+/// An account's last write in a commit batch, and its index entries before the batch (`None`:
+/// it did not exist).
+#[derive(Debug)]
+struct FinalWrite<'a> {
+    entries_before: Option<IndexEntries>,
+    slot: Slot,
+    update: &'a AccountUpdate<'a>,
 }
 
 /// The parts of an account version that the lattice hash and the indexes depend on.

@@ -9,12 +9,17 @@ use {
         state::ReplicaState,
         store::{Account, AccountUpdate, SlotCommit, SlotMeta, StoreError},
     },
+    rayon::prelude::*,
     replication_proto::{AccountRecord, SlotHeader, SlotInfo, SlotTrailer},
+    snapshot_tools::archive::{LtHash, account_lt_hash, lt_hash_checksum},
     solana_clock::Slot,
     solana_hash::Hash,
     solana_pubkey::Pubkey,
     std::{collections::BTreeMap, sync::Arc},
 };
+
+/// Slots with at least this many accounts are hashed in parallel.
+const PARALLEL_HASH_THRESHOLD: usize = 256;
 
 pub(super) fn overlay_has(state: &ReplicaState, slot: Slot, blockhash: &Hash) -> bool {
     state
@@ -24,13 +29,17 @@ pub(super) fn overlay_has(state: &ReplicaState, slot: Slot, blockhash: &Hash) ->
         .contains(slot, blockhash)
 }
 
-pub(super) fn overlay_has_slot(state: &ReplicaState, slot: Slot) -> bool {
-    state
-        .overlay()
-        .read()
-        .expect("overlay lock")
-        .bank_at(slot)
-        .is_some()
+/// Whether a slot whose parent is `parent` can enter the overlay now: its parent is the store's
+/// root or a slot in the overlay. `None`: it forks off below the root (dead here). The root is
+/// read under the overlay lock, so a commit landing meanwhile (root moved, its slots not yet
+/// pruned) cannot make a known parent look missing.
+pub(super) fn parent_known(state: &ReplicaState, parent: Slot) -> Option<bool> {
+    let overlay = state.overlay().read().expect("overlay lock");
+    let root = state.root_slot().unwrap_or_default();
+    if parent < root {
+        return None;
+    }
+    Some(parent == root || overlay.bank_at(parent).is_some())
 }
 
 /// A slot as downloaded: header, records, trailer.
@@ -63,11 +72,15 @@ pub(super) fn insert_slot(
         accounts.insert(record.pubkey, account);
     }
     let store = state.store();
-    let root = store.root_slot().unwrap_or_default();
+    // The root is read under the overlay lock: a root commit running beside this insert prunes
+    // the slots it committed only under the write lock, so the chain down to the root read
+    // here stays whole.
+    let overlay = state.overlay().read().expect("overlay lock");
+    let root_state = store.root();
+    let root = root_state.as_ref().map_or(0, |root| root.slot);
     let chain = if info.parent <= root {
         Vec::new()
     } else {
-        let overlay = state.overlay().read().expect("overlay lock");
         let parent = overlay
             .bank_at(info.parent)
             .ok_or_else(|| SyncError::Inconsistent {
@@ -77,6 +90,15 @@ pub(super) fn insert_slot(
                 ),
             })?;
         overlay.chain(parent, root).unwrap_or_default()
+    };
+    drop(overlay);
+    // The state's lattice hash before this slot: the parent's, when the parent is the root or a
+    // slot whose own hash is known.
+    let parent_lt_hash = match chain.first() {
+        Some(parent) => parent.state_lt_hash.clone(),
+        None => root_state
+            .filter(|root| root.slot == info.parent)
+            .map(|root| root.lt_hash),
     };
     let parent_view = BankView::new(store, chain)?;
     let pubkeys: Vec<Pubkey> = accounts.keys().copied().collect();
@@ -104,6 +126,20 @@ pub(super) fn insert_slot(
         info.executed_transaction_count,
     );
     drop(parent_view);
+    let state_lt_hash = parent_lt_hash.map(|mut lt_hash| {
+        mix_slot(&mut lt_hash, &accounts, &previous);
+        lt_hash
+    });
+    if let (Some(lt_hash), Some(expected)) = (&state_lt_hash, trailer.accounts_lt_hash) {
+        let computed = lt_hash_checksum(lt_hash);
+        if computed != expected {
+            return Err(SyncError::Store(StoreError::LtHashMismatch {
+                slot: info.slot,
+                computed,
+                expected,
+            }));
+        }
+    }
     let slot = OverlaySlot::new(
         meta,
         accounts,
@@ -112,12 +148,95 @@ pub(super) fn insert_slot(
         trailer.accounts_lt_hash,
     )
     .with_previous(previous);
+    let slot = match state_lt_hash {
+        Some(lt_hash) => slot.with_state_lt_hash(lt_hash),
+        None => slot,
+    };
     state
         .overlay()
         .write()
         .expect("overlay lock")
         .insert(Arc::new(slot));
     Ok(())
+}
+
+/// Mixes one slot's writes into the state's lattice hash: each account's version in the parent
+/// out, its version after the slot in. A large slot is summed on both cores, each part into its
+/// own accumulator (the sum is order-free), so no per-account hash is kept.
+fn mix_slot(
+    lt_hash: &mut LtHash,
+    accounts: &BTreeMap<Pubkey, Option<Account>>,
+    previous: &[Option<Account>],
+) {
+    let mix =
+        |mut sum: LtHash, ((pubkey, new), old): ((&Pubkey, &Option<Account>), &Option<Account>)| {
+            let of = |account: &Account| {
+                account_lt_hash(
+                    pubkey,
+                    account.lamports,
+                    &account.data,
+                    account.executable,
+                    &account.owner,
+                )
+            };
+            if let Some(old) = old {
+                sum.mix_out(&of(old));
+            }
+            if let Some(new) = new {
+                sum.mix_in(&of(new));
+            }
+            sum
+        };
+    let delta = if accounts.len() >= PARALLEL_HASH_THRESHOLD {
+        let pairs: Vec<_> = accounts.iter().zip(previous).collect();
+        pairs.into_par_iter().fold(LtHash::identity, mix).reduce(
+            LtHash::identity,
+            |mut sum, part| {
+                sum.mix_in(&part);
+                sum
+            },
+        )
+    } else {
+        accounts.iter().zip(previous).fold(LtHash::identity(), mix)
+    };
+    lt_hash.mix_in(&delta);
+}
+
+/// Moves the rooted tip, which the `finalized` view reads, to the rooted bank (`slot`,
+/// `blockhash`) once its chain down to the root is here, and announces each newly rooted bank
+/// oldest first (one never announced as confirmed is announced so first). Returns whether the
+/// tip moved.
+pub(super) fn advance_rooted_tip(state: &ReplicaState, slot: Slot, blockhash: Hash) -> bool {
+    let mut overlay = state.overlay().write().expect("overlay lock");
+    let root = state.root_slot().unwrap_or_default();
+    if slot <= root || overlay.rooted_tip().is_some_and(|tip| tip.0 >= slot) {
+        return false;
+    }
+    let Some(mut chain) = overlay.chain((slot, blockhash), root) else {
+        return false;
+    };
+    chain.reverse();
+    let mut events = Vec::with_capacity(chain.len() * 2);
+    for rooted in &chain {
+        if overlay.announce(rooted) {
+            events.push(SlotEvent::new(
+                SlotEventKind::Confirmed,
+                rooted.clone(),
+                root,
+            ));
+        }
+        if overlay.announce_rooted(rooted) {
+            events.push(SlotEvent::new(
+                SlotEventKind::Rooted,
+                rooted.clone(),
+                rooted.meta.slot,
+            ));
+        }
+    }
+    overlay.set_rooted_tip((slot, blockhash));
+    drop(overlay);
+    state.node().publish(events);
+    true
 }
 
 /// Moves the confirmed tip to the newest listed slot whose chain down to the root is complete.
@@ -154,16 +273,15 @@ pub(super) fn commit_root(
     blockhash: Hash,
 ) -> Result<bool, StoreError> {
     let store = state.store();
-    let root = store.root_slot().unwrap_or_default();
-    if slot <= root {
-        return Ok(false);
-    }
-    let Some(mut chain) = state
-        .overlay()
-        .read()
-        .expect("overlay lock")
-        .chain((slot, blockhash), root)
-    else {
+    let (root, chain) = {
+        let overlay = state.overlay().read().expect("overlay lock");
+        let root = store.root_slot().unwrap_or_default();
+        if slot <= root {
+            return Ok(false);
+        }
+        (root, overlay.chain((slot, blockhash), root))
+    };
+    let Some(mut chain) = chain else {
         return Ok(false);
     };
     chain.reverse();
@@ -202,6 +320,7 @@ pub(super) fn commit_root(
             updates,
             expected_lt_hash: overlay_slot.accounts_lt_hash,
             previous: overlay_slot.previous.as_deref(),
+            lt_hash_after: overlay_slot.state_lt_hash.as_ref(),
         })
         .collect();
     let timer = state.metrics().commit_seconds.start_timer();
@@ -230,11 +349,13 @@ pub(super) fn commit_root(
                 root,
             ));
         }
-        events.push(SlotEvent::new(
-            SlotEventKind::Rooted,
-            rooted.clone(),
-            rooted.meta.slot,
-        ));
+        if overlay.announce_rooted(rooted) {
+            events.push(SlotEvent::new(
+                SlotEventKind::Rooted,
+                rooted.clone(),
+                rooted.meta.slot,
+            ));
+        }
     }
     overlay.prune(slot, &blockhash);
     drop(overlay);

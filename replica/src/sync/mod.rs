@@ -349,6 +349,8 @@ async fn follow(
     };
     tracing::info!(upstream = %name, "connected to upstream");
     let mut known_seq = 0;
+    // The root commit running in the background, if any (one at a time).
+    let mut committing: Option<AbortOnDropHandle<CommitOutcome>> = None;
     loop {
         let root = state.root_slot().unwrap_or_default();
         let confirmations = tokio::select! {
@@ -400,7 +402,7 @@ async fn follow(
             }
             if info.parent > root
                 && !fetching.contains(&info.parent)
-                && !apply::overlay_has_slot(state, info.parent)
+                && apply::parent_known(state, info.parent) != Some(true)
             {
                 if info.parent < confirmations.first_available_slot
                     && !confirmations
@@ -450,18 +452,24 @@ async fn follow(
                 Err(error) => return Err(error.into()),
             };
             // A commit made while catching up may have pruned this slot's fork.
-            let current_root = state.root_slot().unwrap_or_default();
-            if info.parent < current_root
-                || (info.parent > current_root && !apply::overlay_has_slot(state, info.parent))
-            {
+            if apply::parent_known(state, info.parent) != Some(true) {
                 continue;
             }
             let insert_started = std::time::Instant::now();
             let (inserting, inserted) = (state.clone(), info.clone());
-            tokio::task::spawn_blocking(move || {
+            match tokio::task::spawn_blocking(move || {
                 apply::insert_slot(&inserting, &inserted, accounts)
             })
-            .await??;
+            .await?
+            {
+                Ok(()) => {}
+                Err(SyncError::Store(crate::store::StoreError::LtHashMismatch {
+                    slot,
+                    computed,
+                    expected,
+                })) => return Ok(Followed::Diverged(diverged(slot, computed, expected))),
+                Err(error) => return Err(error),
+            }
             tracing::debug!(
                 slot = info.slot,
                 fetch_ms = fetched_in.as_secs_f64() * 1e3,
@@ -476,11 +484,12 @@ async fn follow(
                 if rooted_in_overlay >= CATCH_UP_COMMIT_SLOTS
                     && let Some(target) = crate::fleet::commit_target(state, &info)
                 {
-                    if let Some(followed) = commit_rooted(state, target).await? {
+                    // One commit at a time, beside the next slots' downloads and inserts.
+                    if let Some(followed) = finish_commit(committing.take()).await? {
                         return Ok(followed);
                     }
+                    committing = Some(start_commit(state, target));
                     rooted_in_overlay = 0;
-                    state.notify_change();
                 }
             }
         }
@@ -499,10 +508,15 @@ async fn follow(
         if let Some(rooted) = newest_rooted
             && let Some(target) = crate::fleet::commit_target(state, &rooted)
         {
-            if let Some(followed) = commit_rooted(state, target).await? {
+            // Finalized reads see the rooted slot at once; its commit follows in the
+            // background while the next slots arrive.
+            if apply::advance_rooted_tip(state, target.slot, target.blockhash) {
+                changed = true;
+            }
+            if let Some(followed) = finish_commit(committing.take()).await? {
                 return Ok(followed);
             }
-            changed = true;
+            committing = Some(start_commit(state, target));
         }
         if changed {
             state.notify_change();
@@ -536,6 +550,32 @@ async fn poll(
     }
 }
 
+fn diverged(slot: Slot, computed: solana_hash::Hash, expected: solana_hash::Hash) -> String {
+    format!(
+        "after slot {slot} this replica's accounts hash to {computed}, the upstream's to {expected}"
+    )
+}
+
+type CommitOutcome = Result<Option<Followed>, SyncError>;
+
+/// Commits the chain up to `target` on its own task, telling the readers when it landed.
+fn start_commit(state: &Arc<ReplicaState>, target: SlotInfo) -> AbortOnDropHandle<CommitOutcome> {
+    let state = state.clone();
+    AbortOnDropHandle::new(tokio::spawn(async move {
+        let outcome = commit_rooted(&state, target).await;
+        state.notify_change();
+        outcome
+    }))
+}
+
+/// Waits for a commit started in the background.
+async fn finish_commit(committing: Option<AbortOnDropHandle<CommitOutcome>>) -> CommitOutcome {
+    match committing {
+        Some(committing) => committing.await?,
+        None => Ok(None),
+    }
+}
+
 /// Commits the chain up to `rooted`. A state-hash disagreement with the upstream means this
 /// replica cannot follow it any more: it needs a new bootstrap.
 async fn commit_rooted(
@@ -553,9 +593,7 @@ async fn commit_rooted(
             slot,
             computed,
             expected,
-        }) => Ok(Some(Followed::Diverged(format!(
-            "after slot {slot} this replica's accounts hash to {computed}, the upstream's to {expected}"
-        )))),
+        }) => Ok(Some(Followed::Diverged(diverged(slot, computed, expected)))),
         Err(error) => Err(error.into()),
     }
 }

@@ -4,8 +4,22 @@
 //! `--snapshot-dir`, starts the plugin's replication server on `--replication-bind`, then
 //! produces a slot every `--slot-ms`, printing `rooted <slot> <accountsLtHash>` on stdout for each
 //! rooted slot (the base58 blake3 checksum of the full-state accounts lattice hash; the same
-//! value is served in each slot trailer). After `--slots N` it stops producing but keeps serving
-//! until Ctrl-C or SIGTERM, so replicas can catch up. Logs go to stderr.
+//! value is served in each slot trailer). After `--slots N` it prints `produced <N> slots <W>
+//! account writes` on stderr, W being the account records of those N main-chain slots (each
+//! account a slot wrote counted once, sysvars included: what the replication stream carries for
+//! them), then stops producing but keeps serving until Ctrl-C or SIGTERM, so replicas can catch
+//! up. Logs go to stderr.
+//!
+//! `--accounts N` adds N bulk accounts to the initial state (and so to the archive): ~30 %
+//! system wallets, ~60 % SPL Token and Token-2022 accounts with their mints (one per thousand
+//! accounts, a few holding most accounts) and the vaults of DEX-like pools, ~10 % accounts of
+//! the simulator's program (the pools' states among them). `--transactions-per-slot` then
+//! counts mainnet-like transactions picked at random over them — token transfers, swaps through
+//! one or two pools, SOL transfers, program calls, mints, new token accounts —, each writing
+//! mostly accounts no other transaction of its slot writes (over four on average with a million
+//! accounts; hot pools make it fewer with few accounts), so slots carry tens of thousands of
+//! distinct account writes. Without it, the small fixed state and its conformance workload,
+//! unchanged.
 //!
 //! With no `--allowed-replica`, any replica that proves an identity may connect (a warning is
 //! logged): convenient for local development, never for a real plugin.
@@ -23,6 +37,7 @@ use {
     crate::{
         DEFAULT_SLOT_MS, NodeOptions, SimConfig, SimNode, SnapshotSchedule,
         admin::AdminServer,
+        genesis::population::MIN_ACCOUNTS,
         snapshot::{genesis_file, write_state_archive},
         validator::ValidatorIdentity,
     },
@@ -89,6 +104,11 @@ pub struct SimArgs {
     /// Random transactions per slot besides votes and sysvars [default: 24].
     #[arg(long, value_name = "N")]
     pub transactions_per_slot: Option<usize>,
+    /// Add N bulk accounts (at least 1000) to the initial state: wallets, token accounts with
+    /// their mints, DEX-like pools, program data; the transactions then write mostly distinct
+    /// accounts among them. Default: none (the small fixed state and its workload).
+    #[arg(long, value_name = "N")]
+    pub accounts: Option<usize>,
     /// Also write a full snapshot archive of the state every N slots into --snapshot-dir (once
     /// that slot is rooted), as a validator does; default (or 0): only the initial one.
     #[arg(long, value_name = "N")]
@@ -185,9 +205,14 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         transactions_per_slot: args
             .transactions_per_slot
             .unwrap_or(defaults.transactions_per_slot),
+        accounts: args.accounts,
         corrupt_slot: args.corrupt_slot,
         ..defaults
     };
+    ensure!(
+        sim_config.accounts.is_none_or(|n| n >= MIN_ACCOUNTS),
+        "--accounts must be at least {MIN_ACCOUNTS}"
+    );
     ensure!(
         sim_config.slots_per_epoch >= 32,
         "--slots-per-epoch must be at least 32"
@@ -335,8 +360,8 @@ fn pace_start(clock_start_ms: Option<u64>) -> Instant {
     }
 }
 
-/// Produces slots, printing each rooted slot on stdout; votes on each slot while `validator`
-/// holds the staked identity.
+/// Produces slots, printing each rooted slot on stdout and, once `slots` are produced, their
+/// account records on stderr; votes on each slot while `validator` holds the staked identity.
 fn produce(
     node: &mut SimNode,
     slots: Option<u64>,
@@ -347,26 +372,33 @@ fn produce(
 ) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut failed = None;
-    node.run_steps(slots, slot_ms, start, cancel, |report| {
-        if let Some(validator) = validator {
-            let mut validator = validator.lock().unwrap_or_else(|p| p.into_inner());
-            if let Err(error) = validator.vote(report.slot, report.bank_hash, report.timestamp) {
-                tracing::warn!(%error, slot = report.slot, "cannot save the tower");
+    let mut records = 0u64;
+    let produced = node
+        .run_steps(slots, slot_ms, start, cancel, |report| {
+            records += report.main_records as u64;
+            if let Some(validator) = validator {
+                let mut validator = validator.lock().unwrap_or_else(|p| p.into_inner());
+                if let Err(error) = validator.vote(report.slot, report.bank_hash, report.timestamp)
+                {
+                    tracing::warn!(%error, slot = report.slot, "cannot save the tower");
+                }
             }
-        }
-        for rooted in &report.rooted {
-            let mut out = stdout.lock();
-            let printed = writeln!(out, "rooted {} {}", rooted.slot, rooted.accounts_lt_hash)
-                .and_then(|()| out.flush());
-            if let Err(error) = printed
-                && failed.is_none()
-            {
-                // stdout closed (e.g. a reader went away): keep serving, report at the end.
-                failed = Some(error);
+            for rooted in &report.rooted {
+                let mut out = stdout.lock();
+                let printed = writeln!(out, "rooted {} {}", rooted.slot, rooted.accounts_lt_hash)
+                    .and_then(|()| out.flush());
+                if let Err(error) = printed
+                    && failed.is_none()
+                {
+                    // stdout closed (e.g. a reader went away): keep serving, report at the end.
+                    failed = Some(error);
+                }
             }
-        }
-    })
-    .context("simulation failed")?;
+        })
+        .context("simulation failed")?;
+    if slots == Some(produced) {
+        eprintln!("produced {produced} slots {records} account writes");
+    }
     match failed {
         Some(error) => Err(error).context("failed to write to stdout"),
         None => Ok(()),

@@ -3,8 +3,8 @@
 use {
     super::{
         BLOCKHASH_QUEUE_MAX_AGE, ClusterParams, Genesis, LAMPORTS_PER_SIGNATURE, LAMPORTS_PER_SOL,
-        MintInfo, NS_PER_SLOT, Registry, TokenAccountInfo, TokenProgram, Validator, clock_at,
-        derive_hash, derive_key, slot_time,
+        MintInfo, NS_PER_SLOT, Population, Registry, TokenAccountInfo, TokenProgram, Validator,
+        clock_at, derive_hash, derive_key, slot_time,
     },
     crate::{
         SimConfig,
@@ -24,6 +24,8 @@ use {
 pub(crate) struct Built {
     pub(crate) state: AccountsState,
     pub(crate) registry: Registry,
+    /// The bulk accounts' addresses (with `accounts`).
+    pub(crate) population: Option<Population>,
     pub(crate) genesis: Genesis,
     pub(crate) clock: Clock,
     pub(crate) slot_hashes: Vec<(Slot, Hash)>,
@@ -414,6 +416,12 @@ pub(crate) fn build(config: &SimConfig) -> Built {
     registry.protected.insert(table.0);
     registry.protected.extend(wallets.iter().copied());
 
+    let population = config.accounts.map(|accounts| {
+        let (population, bulk) = super::population::build(seed, accounts, registry.program, &rent);
+        state.extend(bulk);
+        population
+    });
+
     let accounts = state.sorted();
     let accounts_data_len = accounts.iter().map(|(_, a)| a.data.len() as u64).sum();
     let genesis = Genesis {
@@ -437,6 +445,7 @@ pub(crate) fn build(config: &SimConfig) -> Built {
     Built {
         state,
         registry,
+        population,
         genesis,
         clock,
         slot_hashes: slot_hash_entries,

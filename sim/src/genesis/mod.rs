@@ -1,7 +1,8 @@
 //! The simulator's initial state: a small cluster at its snapshot slot, rich enough for RPC
 //! conformance tests (every common sysvar, SPL Token and Token-2022 mints and accounts with
 //! delegates and extensions, wrapped SOL, validators with vote and stake accounts, a nonce
-//! account, an upgradeable program, an address lookup table).
+//! account, an upgradeable program, an address lookup table), and with `--accounts` the bulk
+//! accounts of a mainnet-like workload ([`population`]).
 
 use {
     super::{layout::ids, state::SimAccount},
@@ -12,7 +13,9 @@ use {
 };
 
 mod build;
+pub mod population;
 pub(super) use build::build;
+pub use population::Population;
 
 /// Lamports per SOL.
 pub const LAMPORTS_PER_SOL: u64 = 1_000_000_000;

@@ -3,14 +3,16 @@
 //! (votes, SOL and token transfers on both token programs, account creation and closing, owner
 //! changes, delegations, stake and nonce updates, lookup-table extension, wrapped SOL), and the
 //! freeze-time writes (RecentBlockhashes, the leader's fee share). The transactions themselves
-//! are in [`transactions`].
+//! are in [`transactions`], and with `--accounts` in [`bulk`].
 
+mod bulk;
 mod transactions;
 
 use {
     super::{
         genesis::{
-            LAMPORTS_PER_SIGNATURE, LAMPORTS_PER_SOL, RECENT_BLOCKHASHES, Registry, derive_key,
+            LAMPORTS_PER_SIGNATURE, LAMPORTS_PER_SOL, Population, RECENT_BLOCKHASHES, Registry,
+            derive_key,
         },
         layout::{self, StakeFields, ids},
         state::{BankOverlay, SimAccount},
@@ -67,6 +69,8 @@ pub(super) struct BankContext {
 pub(super) struct Exec<'a, 'b> {
     pub(super) bank: &'a mut BankOverlay<'b>,
     pub(super) registry: &'a mut Registry,
+    /// The bulk accounts, whose workload replaces the conformance one.
+    pub(super) population: Option<&'a mut Population>,
     pub(super) rng: &'a mut ChaCha8Rng,
     pub(super) ctx: &'a BankContext,
     pub(super) rent: &'a Rent,

@@ -60,7 +60,7 @@ impl Exec<'_, '_> {
         None
     }
 
-    fn set_token(&mut self, key: Pubkey, fields: &TokenAccountFields) {
+    pub(super) fn set_token(&mut self, key: Pubkey, fields: &TokenAccountFields) {
         self.update(key, |a| layout::write_token_account(&mut a.data, fields));
     }
 

@@ -20,6 +20,7 @@ mod rpc_options;
 mod rpc_scans;
 mod rpc_tokens;
 mod rpc_values;
+mod sim_load;
 mod transaction_count;
 
 use {
