@@ -23,6 +23,22 @@ pub(crate) struct Cache {
     pub(crate) dir: PathBuf,
 }
 
+/// Sizes of the replication scenarios.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SlotLoad {
+    /// Accounts in the store.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub(crate) accounts: u64,
+    /// Slots: rooted slots caught up through (`sync`), slots timed (`hop`).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) slots: u64,
+    /// Distinct accounts written per slot.
+    #[arg(long, default_value_t = 2_000)]
+    pub(crate) updates: usize,
+    #[command(flatten)]
+    pub(crate) cache: Cache,
+}
+
 impl Cache {
     /// The synthetic archive of `count` accounts (60 % 165-byte token accounts, 30 % system
     /// accounts, 10 % program data), written on first use.

@@ -19,20 +19,7 @@ use {
     },
 };
 
-#[derive(Debug, clap::Args)]
-pub(crate) struct HopArgs {
-    /// Accounts in the store.
-    #[arg(long, default_value_t = 1_000_000)]
-    accounts: u64,
-    /// Slots timed.
-    #[arg(long, default_value_t = 100)]
-    slots: u64,
-    /// Distinct accounts written per slot.
-    #[arg(long, default_value_t = 2_000)]
-    updates: usize,
-    #[command(flatten)]
-    cache: data::Cache,
-}
+pub(crate) type HopArgs = data::SlotLoad;
 
 pub(crate) fn run(args: &HopArgs) -> anyhow::Result<Report> {
     let ledger = args.cache.ledger(args.accounts)?;

@@ -2,7 +2,8 @@
 //! replica and, in the same run, the ceiling that path cannot beat on this machine, then prints
 //! one JSON object as its last line:
 //! `{"scenario", "figure", "unit", "ceiling", "ratio", "p50", "p99", …}` (`figure` and `ceiling`
-//! per second, `ratio` = figure / ceiling, latencies in milliseconds).
+//! per second, `ratio` = figure / ceiling, latencies in milliseconds, `null` where a scenario has
+//! none).
 //!
 //! Scenarios: `ingest` (verified snapshot bootstrap), `apply` (root commits into a store),
 //! `sync` (catch-up over QUIC), `hop` (confirmed and rooted hop latency), `rpc` (JSON-RPC point

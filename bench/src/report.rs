@@ -12,9 +12,8 @@ pub(crate) struct Report {
     pub(crate) ceiling: f64,
     /// `figure / ceiling`.
     pub(crate) ratio: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Milliseconds; `null` where the scenario has no latency.
     pub(crate) p50: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) p99: Option<f64>,
     /// Scenario-specific figures (other latencies, the parts of a ceiling, sizes).
     #[serde(flatten)]

@@ -15,20 +15,7 @@ use {
     std::{sync::Arc, time::Instant},
 };
 
-#[derive(Debug, clap::Args)]
-pub(crate) struct SyncArgs {
-    /// Accounts in the store.
-    #[arg(long, default_value_t = 1_000_000)]
-    accounts: u64,
-    /// Rooted slots to catch up through.
-    #[arg(long, default_value_t = 100)]
-    slots: u64,
-    /// Distinct accounts written per slot.
-    #[arg(long, default_value_t = 2_000)]
-    updates: usize,
-    #[command(flatten)]
-    cache: data::Cache,
-}
+pub(crate) type SyncArgs = data::SlotLoad;
 
 pub(crate) fn run(args: &SyncArgs) -> anyhow::Result<Report> {
     let ledger = args.cache.ledger(args.accounts)?;

@@ -1,6 +1,7 @@
 //! Each scenario at a small size ends with its one-line JSON result, whose figures are
 //! consistent: a positive figure and ceiling, `ratio` = figure / ceiling, latencies where the
-//! scenario has them. Needs the `replica` binary built beside this one (`cargo build`).
+//! scenario has them (`null` elsewhere). Needs the `replica` binary built beside this one
+//! (`cargo build`).
 
 use {serde_json::Value, std::process::Command};
 
@@ -31,6 +32,10 @@ fn run(dir: &std::path::Path, args: &[&str]) -> Value {
     assert!(figure > 0.0 && ceiling > 0.0, "{report}");
     assert!((ratio - figure / ceiling).abs() < 1e-3, "{report}");
     assert!(report["unit"].as_str().is_some_and(|unit| !unit.is_empty()));
+    // Every key of the result, the latencies `null` where a scenario has none.
+    for key in ["p50", "p99"] {
+        assert!(report.get(key).is_some(), "{key}: {report}");
+    }
     report
 }
 

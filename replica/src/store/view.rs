@@ -11,8 +11,6 @@ use {
 
 /// Accounts fetched per multi-get while walking an index.
 const INDEX_FETCH_BATCH: usize = 256;
-/// Batches of at least this many point reads are read in two halves at once.
-const PARALLEL_READ_THRESHOLD: usize = 64;
 
 pub struct StoreView<'a> {
     store: &'a AccountsStore,
@@ -139,24 +137,12 @@ impl<'a> StoreView<'a> {
         mut visit: impl FnMut(&Pubkey, Option<AccountRef<'_>>) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>, StoreError> {
         let options = self.read_options();
-        let read = |pubkeys: &[Pubkey]| {
-            self.store.db().batched_multi_get_cf_opt(
-                self.store.cf(cf::ACCOUNTS),
-                pubkeys.iter().map(|pubkey| pubkey.as_ref()),
-                false,
-                &options,
-            )
-        };
-        // Random point reads of a large batch (an index scan's) wait on block reads and
-        // decompression: both halves at once.
-        let values = if pubkeys.len() >= PARALLEL_READ_THRESHOLD {
-            let (first, second) = pubkeys.split_at(pubkeys.len() / 2);
-            let (mut first, second) = rayon::join(|| read(first), || read(second));
-            first.extend(second);
-            first
-        } else {
-            read(pubkeys)
-        };
+        let values = self.store.db().batched_multi_get_cf_opt(
+            self.store.cf(cf::ACCOUNTS),
+            pubkeys.iter().map(|pubkey| pubkey.as_ref()),
+            false,
+            &options,
+        );
         for (pubkey, value) in pubkeys.iter().zip(values) {
             let value = value.map_err(self.store.db_error())?;
             let account = match &value {

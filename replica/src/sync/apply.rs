@@ -1,10 +1,14 @@
-//! Applying what the upstream sends: a fetched slot into the overlay, the confirmed tip, and
-//! rooted chains into the store. These run on blocking threads (they read the store).
+//! Applying what the upstream sends: a fetched slot into the overlay (with the state's lattice
+//! hash after it), the confirmed and rooted tips, and rooted chains into the store. These run on
+//! blocking threads (they read the store).
 
 use {
     super::SyncError,
     crate::{
-        bank::{BankView, overlay::OverlaySlot},
+        bank::{
+            BankView,
+            overlay::{Overlay, OverlaySlot},
+        },
         feed::{SlotEvent, SlotEventKind},
         state::ReplicaState,
         store::{Account, AccountUpdate, SlotCommit, SlotMeta, StoreError},
@@ -18,7 +22,7 @@ use {
     std::{collections::BTreeMap, sync::Arc},
 };
 
-/// Slots with at least this many accounts are hashed in parallel.
+/// Slots with at least this many accounts are read and hashed on both cores.
 const PARALLEL_HASH_THRESHOLD: usize = 256;
 
 pub(super) fn overlay_has(state: &ReplicaState, slot: Slot, blockhash: &Hash) -> bool {
@@ -102,7 +106,7 @@ pub(super) fn insert_slot(
     };
     let parent_view = BankView::new(store, chain)?;
     let pubkeys: Vec<Pubkey> = accounts.keys().copied().collect();
-    let previous = parent_view.multi_get(&pubkeys)?;
+    let previous = read_previous(&parent_view, &pubkeys)?;
     let old: u64 = previous
         .iter()
         .flatten()
@@ -158,6 +162,31 @@ pub(super) fn insert_slot(
         .expect("overlay lock")
         .insert(Arc::new(slot));
     Ok(())
+}
+
+/// The versions of `pubkeys` in `parent`: a large slot's in two halves at once, the second on a
+/// thread of its own (random point reads wait on block reads). Only the sync path reads this
+/// way: RPC reads stay on their own thread, so many large scans cannot crowd out a small one.
+fn read_previous(
+    parent: &BankView<'_>,
+    pubkeys: &[Pubkey],
+) -> Result<Vec<Option<Account>>, StoreError> {
+    if pubkeys.len() < PARALLEL_HASH_THRESHOLD {
+        return parent.multi_get(pubkeys);
+    }
+    let (first, second) = pubkeys.split_at(pubkeys.len() / 2);
+    std::thread::scope(|scope| {
+        let second_half = std::thread::Builder::new()
+            .name("previous-read".into())
+            .spawn_scoped(scope, || parent.multi_get(second));
+        let mut previous = parent.multi_get(first)?;
+        match second_half.map(|thread| thread.join()) {
+            Ok(Ok(second)) => previous.extend(second?),
+            // No thread to be had (or it failed): read the rest here.
+            _ => previous.extend(parent.multi_get(second)?),
+        }
+        Ok(previous)
+    })
 }
 
 /// Mixes one slot's writes into the state's lattice hash: each account's version in the parent
@@ -216,8 +245,18 @@ pub(super) fn advance_rooted_tip(state: &ReplicaState, slot: Slot, blockhash: Ha
         return false;
     };
     chain.reverse();
+    let events = rooted_events(&mut overlay, &chain, root);
+    overlay.set_rooted_tip((slot, blockhash));
+    drop(overlay);
+    state.node().publish(events);
+    true
+}
+
+/// The announcements of `chain` (oldest first) rooted: each bank not announced rooted yet, one
+/// never announced as confirmed announced so first.
+fn rooted_events(overlay: &mut Overlay, chain: &[Arc<OverlaySlot>], root: Slot) -> Vec<SlotEvent> {
     let mut events = Vec::with_capacity(chain.len() * 2);
-    for rooted in &chain {
+    for rooted in chain {
         if overlay.announce(rooted) {
             events.push(SlotEvent::new(
                 SlotEventKind::Confirmed,
@@ -233,10 +272,7 @@ pub(super) fn advance_rooted_tip(state: &ReplicaState, slot: Slot, blockhash: Ha
             ));
         }
     }
-    overlay.set_rooted_tip((slot, blockhash));
-    drop(overlay);
-    state.node().publish(events);
-    true
+    events
 }
 
 /// Moves the confirmed tip to the newest listed slot whose chain down to the root is complete.
@@ -339,24 +375,7 @@ pub(super) fn commit_root(
         "committed root"
     );
     let mut overlay = state.overlay().write().expect("overlay lock");
-    // Each rooted bank, oldest first; one never announced as confirmed is announced first.
-    let mut events = Vec::with_capacity(chain.len() * 2);
-    for rooted in &chain {
-        if overlay.announce(rooted) {
-            events.push(SlotEvent::new(
-                SlotEventKind::Confirmed,
-                rooted.clone(),
-                root,
-            ));
-        }
-        if overlay.announce_rooted(rooted) {
-            events.push(SlotEvent::new(
-                SlotEventKind::Rooted,
-                rooted.clone(),
-                rooted.meta.slot,
-            ));
-        }
-    }
+    let events = rooted_events(&mut overlay, &chain, root);
     overlay.prune(slot, &blockhash);
     drop(overlay);
     state.node().publish(events);

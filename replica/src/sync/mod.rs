@@ -1,6 +1,7 @@
 //! Following an upstream: long-poll its slot confirmations, fetch each new confirmed slot into
-//! the overlay, commit rooted chains to the store in one atomic batch, and fail over between
-//! upstreams with backoff.
+//! the overlay (its lattice hash checked there), move the rooted tip that `finalized` reads,
+//! commit rooted chains to the store in one atomic batch on a background task (one at a time),
+//! and fail over between upstreams with backoff.
 
 mod apply;
 
@@ -487,6 +488,11 @@ async fn follow(
                     // One commit at a time, beside the next slots' downloads and inserts.
                     if let Some(followed) = finish_commit(committing.take()).await? {
                         return Ok(followed);
+                    }
+                    // Every rooted bank is announced by moving the rooted tip, in order,
+                    // before its commit.
+                    if apply::advance_rooted_tip(state, target.slot, target.blockhash) {
+                        state.notify_change();
                     }
                     committing = Some(start_commit(state, target));
                     rooted_in_overlay = 0;

@@ -210,16 +210,8 @@ impl Exec<'_, '_> {
     }
 
     fn bulk_sol_transfer(&mut self) {
-        let (Some(from), Some(to)) = (self.pick_bulk_wallet(), self.pick_bulk_wallet()) else {
-            return;
-        };
-        if from == to || !self.pay_fee(from) {
-            return;
-        }
-        let balance = self.bank.get(&from).map_or(0, |a| a.lamports);
-        let amount = self.rng.random_range(1..=balance / 20);
-        self.update(from, |a| a.lamports -= amount);
-        self.update(to, |a| a.lamports += amount);
+        let (from, to) = (self.pick_bulk_wallet(), self.pick_bulk_wallet());
+        self.transfer_lamports(from, to);
     }
 
     /// A call of the simulator's program that records the slot and a value in data accounts.

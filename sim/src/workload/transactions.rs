@@ -117,7 +117,13 @@ impl Exec<'_, '_> {
     }
 
     fn sol_transfer(&mut self) {
-        let (Some(from), Some(to)) = (self.pick_wallet(), self.pick_wallet()) else {
+        let (from, to) = (self.pick_wallet(), self.pick_wallet());
+        self.transfer_lamports(from, to);
+    }
+
+    /// Up to a twentieth of `from`'s balance to `to`, `from` paying the fee.
+    pub(super) fn transfer_lamports(&mut self, from: Option<Pubkey>, to: Option<Pubkey>) {
+        let (Some(from), Some(to)) = (from, to) else {
             return;
         };
         if from == to || !self.pay_fee(from) {
