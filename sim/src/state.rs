@@ -194,6 +194,11 @@ impl AccountsState {
         drop(items);
         self.lt_hash.mix_in(&delta);
         self.accounts.reserve(accounts.len());
+        self.replace_versions(accounts);
+    }
+
+    /// Stores each version (zero lamports removes the account) and keeps the capitalization.
+    fn replace_versions(&mut self, accounts: impl IntoIterator<Item = (Pubkey, SimAccount)>) {
         for (pubkey, account) in accounts {
             self.capitalization += account.lamports;
             let old = if account.lamports == 0 {
@@ -214,17 +219,7 @@ impl AccountsState {
         changes: impl IntoIterator<Item = (Pubkey, SimAccount)>,
         lt_hash: LtHash,
     ) {
-        for (pubkey, account) in changes {
-            self.capitalization += account.lamports;
-            let old = if account.lamports == 0 {
-                self.accounts.remove(&pubkey)
-            } else {
-                self.accounts.insert(pubkey, account)
-            };
-            if let Some(old) = old {
-                self.capitalization -= old.lamports;
-            }
-        }
+        self.replace_versions(changes);
         self.lt_hash = lt_hash;
     }
 

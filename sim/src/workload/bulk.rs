@@ -6,14 +6,13 @@
 //! accounts funded from another.
 
 use {
-    super::{Exec, MIN_PAYER_BALANCE},
+    super::Exec,
     crate::{
         genesis::{
-            Population, TokenAccountInfo, TokenProgram,
+            Population, TokenAccountInfo,
             population::{Pool, PoolState},
         },
         layout::{self, TokenAccountFields},
-        state::SimAccount,
     },
     rand::Rng,
     replication_proto::Pubkey,
@@ -269,23 +268,10 @@ impl Exec<'_, '_> {
         let program = bulk(&self.population).mints[source.mint].program;
         let amount = self.rng.random_range(1..=from.amount.div_ceil(2));
         let fields = TokenAccountFields::new(from.mint, owner, amount);
-        let data = match program {
-            TokenProgram::Token => layout::token_account(&fields),
-            TokenProgram::Token2022 => layout::token_2022_account(&fields, true),
-        };
-        let lamports = self.rent.minimum_balance(data.len());
-        if self
-            .bank
-            .get(&owner)
-            .is_none_or(|a| a.lamports < lamports + MIN_PAYER_BALANCE)
-            || !self.pay_fee(owner)
-        {
+        let Some(key) = self.new_token_account(owner, &fields, program, "bulk-token-account")
+        else {
             return;
-        }
-        let key = self.new_key("bulk-token-account");
-        self.update(owner, |a| a.lamports -= lamports);
-        self.bank
-            .set(key, SimAccount::new(lamports, program.id(), data));
+        };
         from.amount -= amount;
         self.set_token(source.key, &from);
         if let Some(population) = self.population.as_deref_mut() {

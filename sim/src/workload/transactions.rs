@@ -145,9 +145,27 @@ impl Exec<'_, '_> {
         let mint = self.rng.random_range(0..self.registry.mints.len());
         let info = self.registry.mints[mint];
         let fields = TokenAccountFields::new(info.key, owner, 0);
-        let data = match info.program {
-            TokenProgram::Token => layout::token_account(&fields),
-            TokenProgram::Token2022 => layout::token_2022_account(&fields, true),
+        let Some(key) = self.new_token_account(payer, &fields, info.program, "token-account")
+        else {
+            return;
+        };
+        self.registry
+            .token_accounts
+            .push(TokenAccountInfo { key, mint });
+    }
+
+    /// A rent-exempt token account holding `fields`, paid for by `payer` (who also pays the fee),
+    /// under a new key derived from `label`; `None` when the payer cannot afford it.
+    pub(super) fn new_token_account(
+        &mut self,
+        payer: Pubkey,
+        fields: &TokenAccountFields,
+        program: TokenProgram,
+        label: &str,
+    ) -> Option<Pubkey> {
+        let data = match program {
+            TokenProgram::Token => layout::token_account(fields),
+            TokenProgram::Token2022 => layout::token_2022_account(fields, true),
         };
         let lamports = self.rent.minimum_balance(data.len());
         if self
@@ -156,15 +174,13 @@ impl Exec<'_, '_> {
             .is_none_or(|a| a.lamports < lamports + MIN_PAYER_BALANCE)
             || !self.pay_fee(payer)
         {
-            return;
+            return None;
         }
-        let key = self.new_key("token-account");
+        let key = self.new_key(label);
         self.update(payer, |a| a.lamports -= lamports);
         self.bank
-            .set(key, SimAccount::new(lamports, info.program.id(), data));
-        self.registry
-            .token_accounts
-            .push(TokenAccountInfo { key, mint });
+            .set(key, SimAccount::new(lamports, program.id(), data));
+        Some(key)
     }
 
     fn close_token_account(&mut self) {
