@@ -3,6 +3,7 @@
 
 use {
     replication_proto::{Hash, Pubkey},
+    snapshot_tools::archive::lt_hash_sum,
     solana_lattice_hash::lt_hash::LtHash,
     std::{
         collections::HashMap,
@@ -117,30 +118,11 @@ const PARALLEL_HASHING_MIN: usize = 4_096;
 /// The sum of `new` minus `old` lattice hashes over `items` (absent `old`: a new account), on
 /// every core when there are many.
 fn lt_hash_delta(items: &[(&Pubkey, &SimAccount, Option<&SimAccount>)]) -> LtHash {
-    let chunk_delta = |chunk: &[(&Pubkey, &SimAccount, Option<&SimAccount>)]| {
-        let mut delta = LtHash::identity();
-        for (pubkey, new, old) in chunk {
-            if let Some(old) = old {
-                delta.mix_out(&account_lt_hash(pubkey, old));
-            }
-            delta.mix_in(&account_lt_hash(pubkey, new));
+    lt_hash_sum(items, PARALLEL_HASHING_MIN, |sum, (pubkey, new, old)| {
+        if let Some(old) = old {
+            sum.mix_out(&account_lt_hash(pubkey, old));
         }
-        delta
-    };
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if items.len() < PARALLEL_HASHING_MIN || threads < 2 {
-        return chunk_delta(items);
-    }
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = items
-            .chunks(items.len().div_ceil(threads))
-            .map(|chunk| scope.spawn(move || chunk_delta(chunk)))
-            .collect();
-        let mut delta = LtHash::identity();
-        for worker in workers {
-            delta.mix_in(&worker.join().expect("hashing does not panic"));
-        }
-        delta
+        sum.mix_in(&account_lt_hash(pubkey, new));
     })
 }
 

@@ -124,6 +124,16 @@ pub fn replica(dir: &Path, name: &str, args: &[&str]) -> Node {
     replica_with_env(dir, name, args, &[])
 }
 
+/// `replica run` in `<dir>/<name>` bootstrapping from `sim`'s archive and following it, with
+/// `extra` arguments.
+pub fn sim_follower(dir: &Path, name: &str, sim: &Node, extra: &[&str]) -> Node {
+    let snapshot = path_arg(&sim_snapshot(sim));
+    let upstream = sim.upstream();
+    let mut args = vec!["--snapshot", &snapshot, "--upstream", &upstream];
+    args.extend_from_slice(extra);
+    replica(dir, name, &args)
+}
+
 /// [`replica`] with environment variables set (e.g. S3 credentials).
 pub fn replica_with_env(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Node {
     let node_dir = dir.join(name);

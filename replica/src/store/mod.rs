@@ -21,12 +21,11 @@ pub use {
     view::StoreView,
 };
 use {
-    rayon::prelude::*,
     rocksdb::{Cache, ColumnFamily, DB, WriteBatch, WriteOptions},
     snapshot_tools::archive::{
         LtHash,
         lt_hash::{lt_hash_bytes, lt_hash_from_bytes},
-        lt_hash_checksum,
+        lt_hash_checksum, lt_hash_sum,
     },
     solana_clock::Slot,
     solana_hash::Hash,
@@ -39,7 +38,8 @@ use {
 };
 
 /// Below this many updates in a slot, hashing on the calling thread is faster than fanning out.
-const PARALLEL_HASH_THRESHOLD: usize = 256;
+/// Work on at least this many accounts (reads, lattice hashes) is split across both cores.
+pub const PARALLEL_HASH_THRESHOLD: usize = 256;
 
 /// About 30 minutes of slots: enough for a new replica to fetch a snapshot, load it and catch up.
 pub const DEFAULT_DELTA_LOG_RETENTION_SLOTS: u64 = 4_500;
@@ -455,14 +455,14 @@ impl AccountsStore {
             // last.
             let mut order: Vec<usize> = (0..updates.len()).collect();
             order.sort_by_key(|&index| updates[index].pubkey);
-            // Each write's version before it: the previous write of the same pubkey in this
-            // slot, else the version before the slot.
-            let replaced: Vec<Option<Version<'_>>> = order
+            // Each write, in key order, with its version before it: the previous write of the
+            // same pubkey in this slot, else the version before the slot.
+            let writes: Vec<(usize, Option<Version<'_>>)> = order
                 .iter()
                 .enumerate()
                 .map(|(position, &index)| {
                     let update = &updates[index];
-                    match position
+                    let replaced = match position
                         .checked_sub(1)
                         .map(|before| &updates[order[before]])
                     {
@@ -470,35 +470,24 @@ impl AccountsStore {
                             (!before.is_deletion()).then(|| Version::from(before))
                         }
                         _ => before_slot[index],
-                    }
+                    };
+                    (index, replaced)
                 })
                 .collect();
             // Without the caller's hash, each replaced version out of the running hash and each
-            // new one in, summed on both cores for a large slot.
+            // new one in.
             if commit.lt_hash_after.is_none() {
-                let mix = |mut sum: LtHash, (&index, old): (&usize, &Option<Version<'_>>)| {
-                    let update = &updates[index];
+                let delta = lt_hash_sum(&writes, PARALLEL_HASH_THRESHOLD, |sum, (index, old)| {
+                    let update = &updates[*index];
                     if let Some(old) = old {
                         sum.mix_out(&old.lt_hash(&update.pubkey));
                     }
                     sum.mix_in(&update.lt_hash());
-                    sum
-                };
-                let delta = if updates.len() >= PARALLEL_HASH_THRESHOLD {
-                    order
-                        .par_iter()
-                        .zip(&replaced)
-                        .fold(LtHash::identity, mix)
-                        .reduce(LtHash::identity, |mut sum, part| {
-                            sum.mix_in(&part);
-                            sum
-                        })
-                } else {
-                    order.iter().zip(&replaced).fold(LtHash::identity(), mix)
-                };
+                });
                 root.lt_hash.mix_in(&delta);
             }
-            for (&index, old) in order.iter().zip(&replaced) {
+            for (index, old) in &writes {
+                let index = *index;
                 let update = &updates[index];
                 if let Some(old) = old {
                     root.capitalization = root.capitalization.saturating_sub(old.lamports);

@@ -11,19 +11,17 @@ use {
         },
         feed::{SlotEvent, SlotEventKind},
         state::ReplicaState,
-        store::{Account, AccountUpdate, SlotCommit, SlotMeta, StoreError},
+        store::{
+            Account, AccountUpdate, PARALLEL_HASH_THRESHOLD, SlotCommit, SlotMeta, StoreError,
+        },
     },
-    rayon::prelude::*,
     replication_proto::{AccountRecord, SlotHeader, SlotInfo, SlotTrailer},
-    snapshot_tools::archive::{LtHash, account_lt_hash, lt_hash_checksum},
+    snapshot_tools::archive::{LtHash, account_lt_hash, lt_hash_checksum, lt_hash_sum},
     solana_clock::Slot,
     solana_hash::Hash,
     solana_pubkey::Pubkey,
     std::{collections::BTreeMap, sync::Arc},
 };
-
-/// Slots with at least this many accounts are read and hashed on both cores.
-const PARALLEL_HASH_THRESHOLD: usize = 256;
 
 pub(super) fn overlay_has(state: &ReplicaState, slot: Slot, blockhash: &Hash) -> bool {
     state
@@ -190,15 +188,17 @@ fn read_previous(
 }
 
 /// Mixes one slot's writes into the state's lattice hash: each account's version in the parent
-/// out, its version after the slot in. A large slot is summed on both cores, each part into its
-/// own accumulator (the sum is order-free), so no per-account hash is kept.
+/// out, its version after the slot in.
 fn mix_slot(
     lt_hash: &mut LtHash,
     accounts: &BTreeMap<Pubkey, Option<Account>>,
     previous: &[Option<Account>],
 ) {
-    let mix =
-        |mut sum: LtHash, ((pubkey, new), old): ((&Pubkey, &Option<Account>), &Option<Account>)| {
+    let writes: Vec<_> = accounts.iter().zip(previous).collect();
+    let delta = lt_hash_sum(
+        &writes,
+        PARALLEL_HASH_THRESHOLD,
+        |sum, ((pubkey, new), old)| {
             let of = |account: &Account| {
                 account_lt_hash(
                     pubkey,
@@ -214,20 +214,8 @@ fn mix_slot(
             if let Some(new) = new {
                 sum.mix_in(&of(new));
             }
-            sum
-        };
-    let delta = if accounts.len() >= PARALLEL_HASH_THRESHOLD {
-        let pairs: Vec<_> = accounts.iter().zip(previous).collect();
-        pairs.into_par_iter().fold(LtHash::identity, mix).reduce(
-            LtHash::identity,
-            |mut sum, part| {
-                sum.mix_in(&part);
-                sum
-            },
-        )
-    } else {
-        accounts.iter().zip(previous).fold(LtHash::identity(), mix)
-    };
+        },
+    );
     lt_hash.mix_in(&delta);
 }
 

@@ -24,6 +24,38 @@ pub fn account_lt_hash(
     LtHash::with(&hasher)
 }
 
+/// The sum of every item's contribution, `mix` mixing one item's versions out of and into the
+/// running sum. From `parallel_from` items on, parts are summed on every core (each thread into
+/// its own sum; the sum is order-free), without collecting a 2 KiB hash per version.
+pub fn lt_hash_sum<T: Sync>(
+    items: &[T],
+    parallel_from: usize,
+    mix: impl Fn(&mut LtHash, &T) + Sync,
+) -> LtHash {
+    let part = |chunk: &[T]| {
+        let mut sum = LtHash::identity();
+        for item in chunk {
+            mix(&mut sum, item);
+        }
+        sum
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if items.len() < parallel_from.max(2) || threads < 2 {
+        return part(items);
+    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks(items.len().div_ceil(threads))
+            .map(|chunk| scope.spawn(|| part(chunk)))
+            .collect();
+        let mut sum = LtHash::identity();
+        for worker in workers {
+            sum.mix_in(&worker.join().expect("hashing does not panic"));
+        }
+        sum
+    })
+}
+
 /// blake3 of the lattice hash: the value in archive names and `getReplicaStatus.accountsLtHash`.
 pub fn lt_hash_checksum(lt_hash: &LtHash) -> Hash {
     Hash::new_from_array(lt_hash.checksum().0)

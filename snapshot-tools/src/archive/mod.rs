@@ -23,7 +23,7 @@ pub use {
         read_chain,
     },
     check::{ManifestCheckError, check_capitalization},
-    lt_hash::{LtHash, account_lt_hash, lt_hash_checksum},
+    lt_hash::{LtHash, account_lt_hash, lt_hash_checksum, lt_hash_sum},
     manifest::SnapshotManifest,
     name::{ArchiveFormat, ArchiveKind, ArchiveName, Slot},
     reader::{

@@ -13,7 +13,7 @@ use {
         time::{Duration, Instant},
     },
     tests::{
-        cluster::{self, Node, path_arg},
+        cluster::{self, Node},
         ws::WsClient,
     },
 };
@@ -84,12 +84,7 @@ fn results(messages: &[Value], subscription: u64) -> impl Iterator<Item = &Value
 fn notifications_follow_the_simulator_and_real_clients_receive_them() {
     let dir = tempfile::tempdir().unwrap();
     let sim = cluster::sim(dir.path(), 400, 40, &[]);
-    let snapshot = path_arg(&cluster::sim_snapshot(&sim));
-    let replica = cluster::replica(
-        dir.path(),
-        "a",
-        &["--snapshot", &snapshot, "--upstream", &sim.upstream()],
-    );
+    let replica = cluster::sim_follower(dir.path(), "a", &sim, &[]);
     let addr = pubsub_addr(&replica);
     let (mint, token_account) = busiest_mint(&replica);
 
@@ -299,16 +294,12 @@ fn hostile_clients_get_agaves_errors_or_a_clean_disconnect() {
     const LIMIT: usize = 3000;
     let dir = tempfile::tempdir().unwrap();
     let sim = cluster::sim(dir.path(), 500, 40, &[]);
-    let snapshot = path_arg(&cluster::sim_snapshot(&sim));
     let limit = LIMIT.to_string();
-    let replica = cluster::replica(
+    let replica = cluster::sim_follower(
         dir.path(),
         "a",
+        &sim,
         &[
-            "--snapshot",
-            &snapshot,
-            "--upstream",
-            &sim.upstream(),
             "--metrics-bind",
             "127.0.0.1:0",
             "--rpc-pubsub-max-active-subscriptions",

@@ -6,7 +6,7 @@
 use {
     base64::Engine,
     serde_json::{Value, json},
-    tests::cluster::{self, Node, path_arg},
+    tests::cluster::{self, Node},
 };
 
 const ACCOUNTS: u64 = 20_000;
@@ -87,19 +87,7 @@ fn a_replica_follows_a_simulator_with_bulk_accounts() {
             &TRANSACTIONS_PER_SLOT.to_string(),
         ],
     );
-    let snapshot = path_arg(&cluster::sim_snapshot(&sim));
-    let replica = cluster::replica(
-        dir.path(),
-        "a",
-        &[
-            "--snapshot",
-            &snapshot,
-            "--upstream",
-            &sim.upstream(),
-            "--metrics-bind",
-            "127.0.0.1:0",
-        ],
-    );
+    let replica = cluster::sim_follower(dir.path(), "a", &sim, &["--metrics-bind", "127.0.0.1:0"]);
     let (last, hash) = cluster::sim_finished(&sim);
     assert_eq!(
         cluster::root_hash_at(&replica, last),

@@ -21,17 +21,11 @@ fn transaction_counts_follow_the_validator_through_replicas_and_real_clients() {
     let dir = tempfile::tempdir().unwrap();
     let sim = cluster::sim(dir.path(), 60, 20, &[]);
     let snapshot = path_arg(&cluster::sim_snapshot(&sim));
-    let a = cluster::replica(
+    let a = cluster::sim_follower(
         dir.path(),
         "a",
-        &[
-            "--snapshot",
-            &snapshot,
-            "--upstream",
-            &sim.upstream(),
-            "--replication-bind",
-            "127.0.0.1:0",
-        ],
+        &sim,
+        &["--replication-bind", "127.0.0.1:0"],
     );
     let b = cluster::replica(
         dir.path(),
