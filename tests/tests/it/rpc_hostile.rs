@@ -152,6 +152,70 @@ fn batches_nobody_reads_keep_memory_bounded() {
     drop(stalled);
 }
 
+/// A gauge's value from the replica's `/metrics`.
+fn gauge(replica: &Replica, name: &str) -> Option<f64> {
+    let text = reqwest::blocking::get(format!(
+        "http://{}/metrics",
+        replica.ready["metrics"].as_str()?
+    ))
+    .ok()?
+    .text()
+    .ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+}
+
+/// Large scans queued ahead of a small one, with one scan permit: they take turns, so the
+/// small scan is answered while they are still reading, not after the last of them.
+#[test]
+fn a_small_scan_is_not_kept_waiting_behind_large_ones() {
+    const LARGE: usize = 6;
+    let (replica, _) = many_accounts_replica(&[
+        "--rpc-max-concurrent-scans",
+        "1",
+        "--metrics-bind",
+        "127.0.0.1:0",
+    ]);
+    // Every token account read, none matches: long scans with tiny answers.
+    let large = json!({"jsonrpc": "2.0", "id": 1, "method": "getProgramAccounts",
+        "params": [TOKEN_PROGRAM.to_string(), {"encoding": "base64", "filters": [{"dataSize": 1}]}]});
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let scans: Vec<_> = (0..LARGE)
+        .map(|_| {
+            let (url, large, finished) = (replica.url(), large.clone(), finished.clone());
+            std::thread::spawn(move || {
+                let answer: Value = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(300))
+                    .build()
+                    .unwrap()
+                    .post(url)
+                    .json(&large)
+                    .send()
+                    .unwrap()
+                    .json()
+                    .unwrap();
+                finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                answer
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while gauge(&replica, "replica_rpc_blocking_queue_len") < Some(LARGE as f64) {
+        assert!(Instant::now() < deadline, "the large scans never queued");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    small_scan_answers(&replica, Duration::from_secs(60));
+    let done = finished.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        done < LARGE / 2,
+        "{done} of {LARGE} large scans queued ahead had finished before the small one answered"
+    );
+    for scan in scans {
+        let answer = scan.join().unwrap();
+        assert_eq!(answer["result"], json!([]), "{answer}");
+    }
+}
+
 /// Slow or silent senders are cut off, an oversized body closes its connection, and the
 /// connection cap holds further clients back until a slot frees.
 #[test]

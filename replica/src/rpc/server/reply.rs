@@ -9,7 +9,7 @@ use {
         stream::{self, BoxStream},
     },
     std::{
-        sync::Arc,
+        sync::{Arc, Mutex, PoisonError},
         time::{Duration, Instant},
     },
     tokio::{
@@ -157,13 +157,19 @@ impl BodyWriter {
     }
 }
 
+/// How long a scan reads before scans waiting for a permit get their turn.
+const SCAN_TURN: Duration = Duration::from_millis(50);
+
 /// What a scan may hold only while it reads the store: its permit of the scan pool. It is
-/// given back while the scan waits for a slow client, and taken again before reading on.
+/// given back while the scan waits for a slow client, and after each [`SCAN_TURN`] of reading
+/// while other scans wait (the pool is fair, so they read first), so a few large scans cannot
+/// keep a small one waiting until they finish.
 #[derive(Debug)]
 pub(crate) struct ScanPermit {
     permit: Option<OwnedSemaphorePermit>,
     pool: Arc<Semaphore>,
     runtime: Handle,
+    turn_started: Instant,
 }
 
 impl ScanPermit {
@@ -172,7 +178,41 @@ impl ScanPermit {
             permit: Some(permit),
             pool,
             runtime,
+            turn_started: Instant::now(),
         }
+    }
+
+    /// Gives the permit back until [`Self::reacquire`].
+    fn release(&mut self) {
+        self.permit = None;
+    }
+
+    /// Waits for a permit again (behind the scans already waiting); false if the pool closed.
+    fn reacquire(&mut self) -> bool {
+        match self.runtime.block_on(self.pool.clone().acquire_owned()) {
+            Ok(taken) => {
+                self.permit = Some(taken);
+                self.turn_started = Instant::now();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Lets waiting scans read first once this one has read for a turn; false if the pool
+    /// closed meanwhile.
+    fn take_turns(&mut self) -> bool {
+        if self.permit.is_none() || self.turn_started.elapsed() < SCAN_TURN {
+            return true;
+        }
+        // A fair semaphore hands a free permit to its waiters at once: one left over means
+        // nobody waits.
+        if self.pool.available_permits() > 0 {
+            self.turn_started = Instant::now();
+            return true;
+        }
+        self.release();
+        self.reacquire()
     }
 }
 
@@ -202,7 +242,8 @@ impl StopReason {
 pub(crate) struct Streamer {
     head: Option<oneshot::Sender<Result<Reply, RpcError>>>,
     streamed: prometheus::IntCounter,
-    permit: Option<ScanPermit>,
+    /// Behind a lock because the scan's stop check, which takes turns, reads `&self`.
+    permit: Mutex<Option<ScanPermit>>,
     deadline: Option<Instant>,
     time_limit: Option<Duration>,
     write_timeout: Duration,
@@ -219,7 +260,7 @@ impl Streamer {
         Self {
             head: Some(head),
             streamed,
-            permit: Some(permit),
+            permit: Mutex::new(Some(permit)),
             deadline: time_limit.map(|limit| Instant::now() + limit),
             time_limit,
             write_timeout,
@@ -231,9 +272,16 @@ impl Streamer {
         self.head.as_ref().is_some_and(|head| head.is_closed())
     }
 
-    /// Why the scan should stop now, if it should: the client is gone, or time is up.
+    /// Why the scan should stop now, if it should: the client is gone, or time is up. Called
+    /// every few thousand accounts read, it also lets waiting scans take their turn.
     pub(crate) fn stop_reason(&self) -> Option<StopReason> {
-        if self.is_cancelled() {
+        let pool_open = self
+            .permit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+            .is_none_or(ScanPermit::take_turns);
+        if self.is_cancelled() || !pool_open {
             return Some(StopReason::Gone);
         }
         self.deadline
@@ -256,7 +304,11 @@ impl Streamer {
         }
         StreamSink {
             sender,
-            permit: self.permit.take(),
+            permit: self
+                .permit
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
             write_timeout: self.write_timeout,
         }
     }
@@ -290,16 +342,17 @@ impl StreamSink {
     /// client that takes nothing for the write timeout is cut off.
     pub(crate) fn send(&mut self, bytes: Vec<u8>) -> bool {
         let chunk = match self.sender.try_send(Ok(Bytes::from(bytes))) {
-            Ok(()) => return true,
+            Ok(()) => {
+                return self.permit.as_mut().is_none_or(ScanPermit::take_turns);
+            }
             Err(mpsc::error::TrySendError::Closed(_)) => return false,
             Err(mpsc::error::TrySendError::Full(chunk)) => chunk,
         };
         let Some(permit) = self.permit.as_mut() else {
             return self.sender.blocking_send(chunk).is_ok();
         };
-        permit.permit = None;
-        let runtime = permit.runtime.clone();
-        let sent = runtime.block_on(tokio::time::timeout(
+        permit.release();
+        let sent = permit.runtime.block_on(tokio::time::timeout(
             self.write_timeout,
             self.sender.send(chunk),
         ));
@@ -311,13 +364,7 @@ impl StreamSink {
                 return false;
             }
         }
-        match runtime.block_on(permit.pool.clone().acquire_owned()) {
-            Ok(taken) => {
-                permit.permit = Some(taken);
-                true
-            }
-            Err(_) => false,
-        }
+        permit.reacquire()
     }
 
     /// Cuts the response: the client sees a truncated body (the connection is closed), never
