@@ -157,9 +157,7 @@ impl<'a> BankView<'a> {
 
     /// The newest overlay version of `pubkey`: `Some(None)` if deleted there.
     fn overlay_version(&self, pubkey: &Pubkey) -> Option<Option<&Account>> {
-        self.chain
-            .iter()
-            .find_map(|slot| slot.accounts.get(pubkey).map(Option::as_ref))
+        self.chain.iter().find_map(|slot| slot.version(pubkey))
     }
 
     pub fn get(&self, pubkey: &Pubkey) -> Result<Option<Account>, StoreError> {
@@ -180,19 +178,10 @@ impl<'a> BankView<'a> {
                 visit(pubkey, account.map(AccountRead::from))
             });
         }
-        let from_store: Vec<Pubkey> = pubkeys
-            .iter()
-            .filter(|pubkey| self.overlay_version(pubkey).is_none())
-            .copied()
-            .collect();
-        let mut stored = Vec::with_capacity(from_store.len());
-        let _: ControlFlow<()> = self.store.for_each_of(&from_store, |_, account| {
-            stored.push(account.map(|account| account.to_account()));
-            ControlFlow::Continue(())
-        })?;
+        let (in_overlay, stored) = self.overlay_then_store(pubkeys)?;
         let mut stored = stored.into_iter();
-        for pubkey in pubkeys {
-            let flow = match self.overlay_version(pubkey) {
+        for (pubkey, version) in pubkeys.iter().zip(in_overlay) {
+            let flow = match version {
                 Some(version) => visit(pubkey, version.map(AccountRead::from)),
                 None => visit(
                     pubkey,
@@ -206,12 +195,48 @@ impl<'a> BankView<'a> {
         Ok(ControlFlow::Continue(()))
     }
 
-    pub fn multi_get(&self, pubkeys: &[Pubkey]) -> Result<Vec<Option<Account>>, StoreError> {
-        let mut accounts = Vec::with_capacity(pubkeys.len());
-        let _: ControlFlow<()> = self.for_each_of(pubkeys, |_, account| {
-            accounts.push(account.map(|account| account.to_account()));
+    /// Each of `pubkeys`' overlay version (`None`: not in the overlay), and, in order, the
+    /// stored accounts of those the overlay does not hold.
+    #[allow(clippy::type_complexity)]
+    fn overlay_then_store(
+        &self,
+        pubkeys: &[Pubkey],
+    ) -> Result<(Vec<Option<Option<&Account>>>, Vec<Option<Account>>), StoreError> {
+        let in_overlay: Vec<Option<Option<&Account>>> = pubkeys
+            .iter()
+            .map(|pubkey| self.overlay_version(pubkey))
+            .collect();
+        let from_store: Vec<Pubkey> = pubkeys
+            .iter()
+            .zip(&in_overlay)
+            .filter(|(_, version)| version.is_none())
+            .map(|(pubkey, _)| *pubkey)
+            .collect();
+        let mut stored = Vec::with_capacity(from_store.len());
+        let _: ControlFlow<()> = self.store.for_each_of(&from_store, |_, account| {
+            stored.push(account.map(|account| account.to_account()));
             ControlFlow::Continue(())
         })?;
+        Ok((in_overlay, stored))
+    }
+
+    pub fn multi_get(&self, pubkeys: &[Pubkey]) -> Result<Vec<Option<Account>>, StoreError> {
+        let mut accounts = Vec::with_capacity(pubkeys.len());
+        if self.chain.is_empty() {
+            let _: ControlFlow<()> = self.store.for_each_of(pubkeys, |_, account| {
+                accounts.push(account.map(|account| account.to_account()));
+                ControlFlow::Continue(())
+            })?;
+            return Ok(accounts);
+        }
+        let (in_overlay, stored) = self.overlay_then_store(pubkeys)?;
+        let mut stored = stored.into_iter();
+        for version in in_overlay {
+            accounts.push(match version {
+                Some(version) => version.cloned(),
+                None => stored.next().flatten(),
+            });
+        }
         Ok(accounts)
     }
 

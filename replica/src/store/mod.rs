@@ -21,6 +21,7 @@ pub use {
     view::StoreView,
 };
 use {
+    foldhash::HashMap as FastMap,
     rocksdb::{Cache, ColumnFamily, DB, WriteBatch, WriteOptions},
     snapshot_tools::archive::{
         LtHash,
@@ -31,7 +32,6 @@ use {
     solana_hash::Hash,
     solana_pubkey::Pubkey,
     std::{
-        collections::HashMap,
         path::{Path, PathBuf},
         sync::{Mutex, RwLock},
     },
@@ -386,8 +386,8 @@ impl AccountsStore {
         let mut batch = WriteBatch::with_capacity_bytes(batch_bytes);
         let mut stats = CommitStats::default();
         // Versions written earlier in this batch (None = deleted), which shadow the store.
-        let mut written: HashMap<Pubkey, Option<Version<'_>>> = HashMap::new();
-        let mut final_writes: HashMap<Pubkey, FinalWrite<'_>> = HashMap::new();
+        let mut written: FastMap<Pubkey, Option<Version<'_>>> = FastMap::default();
+        let mut final_writes: FastMap<Pubkey, FinalWrite<'_>> = FastMap::default();
         let mut value = Vec::new();
         for commit in slots {
             let slot = commit.meta.slot;
@@ -426,8 +426,8 @@ impl AccountsStore {
             } else {
                 read(&unseen)
             };
-            let mut previous: HashMap<&Pubkey, Option<rocksdb::DBPinnableSlice<'_>>> =
-                HashMap::with_capacity(unseen.len());
+            let mut previous: FastMap<&Pubkey, Option<rocksdb::DBPinnableSlice<'_>>> =
+                FastMap::with_capacity_and_hasher(unseen.len(), Default::default());
             for (pubkey, result) in unseen.into_iter().zip(stored) {
                 previous.insert(pubkey, result.map_err(self.db_error())?);
             }
