@@ -129,8 +129,15 @@ pub(crate) fn write_keyed_account(
     out.extend_from_slice(b"{\"account\":");
     write_account(out, account, format, parsed, fallback_slice);
     out.extend_from_slice(b",\"pubkey\":\"");
-    out.extend_from_slice(bs58::encode(pubkey.as_ref()).into_string().as_bytes());
+    write_pubkey(out, pubkey);
     out.extend_from_slice(b"\"}");
+}
+
+/// A pubkey's base58 form, as bs58 writes it (a scan writes thousands).
+pub(crate) fn write_pubkey(out: &mut Vec<u8>, pubkey: &Pubkey) {
+    let mut encoded = [0u8; five8::BASE58_ENCODED_32_MAX_LEN];
+    let len = five8::encode_32(&pubkey.to_bytes(), &mut encoded) as usize;
+    out.extend_from_slice(&encoded[..len]);
 }
 
 /// Owners repeat (System, the token programs, a few programs per query): their base58 form is
@@ -255,6 +262,32 @@ pub(crate) fn write_encoded(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pubkeys_are_written_as_bs58_writes_them() {
+        let mut keys = vec![[0u8; 32], [0xff; 32]];
+        for zeros in [1, 2, 5, 31] {
+            let mut key = [0x5a; 32];
+            key[..zeros].fill(0);
+            keys.push(key);
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2000 {
+            let mut key = [0u8; 32];
+            for byte in &mut key {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                *byte = state as u8;
+            }
+            keys.push(key);
+        }
+        for key in keys {
+            let mut out = Vec::new();
+            write_pubkey(&mut out, &Pubkey::new_from_array(key));
+            assert_eq!(out, bs58::encode(key).into_string().into_bytes(), "{key:?}");
+        }
+    }
 
     fn account(data: &[u8]) -> AccountRead<'_> {
         AccountRead {
