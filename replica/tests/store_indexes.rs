@@ -548,3 +548,67 @@ fn a_lattice_hash_from_the_caller_gives_the_same_state() {
     let report = check_store(&given).unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
+
+/// Index scans past one read batch (256 accounts) are read ahead on other threads: every
+/// account comes once, in pubkey order, with its stored version, around the batch edges; a
+/// visitor that stops is not called again; a deleted account is not visited.
+#[test]
+fn index_scans_of_many_batches_visit_each_account_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = bootstrapped(dir.path());
+    let mut slot = store.root_slot().unwrap();
+    for (program_seed, count) in [255u64, 256, 257, 512, 513, 1100].into_iter().enumerate() {
+        let program = Pubkey::new_from_array([program_seed as u8 + 100; 32]);
+        let datas: Vec<Vec<u8>> = (0..count)
+            .map(|index| index.to_le_bytes().to_vec())
+            .collect();
+        let pubkeys: Vec<Pubkey> = (0..count).map(|_| Pubkey::new_unique()).collect();
+        let updates: Vec<AccountUpdate<'_>> = pubkeys
+            .iter()
+            .zip(&datas)
+            .enumerate()
+            .map(|(index, (pubkey, data))| update(*pubkey, 1_000 + index as u64, program, data))
+            .collect();
+        slot += 1;
+        commit(&store, slot, &updates);
+        // One account in the middle deleted again.
+        let deleted = pubkeys[count as usize / 2];
+        slot += 1;
+        commit(&store, slot, &[update(deleted, 0, program, &[])]);
+
+        let mut expected: Vec<Pubkey> = pubkeys.iter().copied().filter(|p| *p != deleted).collect();
+        expected.sort();
+        let view = store.view();
+        let mut visited = Vec::new();
+        let flow = view
+            .index_scan(IndexKind::ProgramId, &program, |pubkey, account| {
+                let index = pubkeys.iter().position(|p| p == pubkey).unwrap();
+                assert_eq!(account.lamports(), 1_000 + index as u64, "{pubkey}");
+                assert_eq!(account.data(), datas[index].as_slice(), "{pubkey}");
+                visited.push(*pubkey);
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert!(flow.is_continue());
+        assert_eq!(visited, expected, "{count} accounts");
+
+        for stop_after in [1, 256, 257, expected.len()] {
+            if stop_after > expected.len() {
+                continue;
+            }
+            let mut calls = 0;
+            let flow = view
+                .index_scan(IndexKind::ProgramId, &program, |_, _| {
+                    calls += 1;
+                    if calls == stop_after {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                })
+                .unwrap();
+            assert!(flow.is_break(), "{count} accounts, stop after {stop_after}");
+            assert_eq!(calls, stop_after, "{count} accounts");
+        }
+    }
+}

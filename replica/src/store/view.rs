@@ -11,6 +11,32 @@ use {
 
 /// Accounts fetched per multi-get while walking an index.
 const INDEX_FETCH_BATCH: usize = 256;
+/// Threads that read a large index scan's accounts ahead of its visit.
+const READ_AHEAD_THREADS: usize = 2;
+
+/// Stored account records read ahead of their visit: each pubkey with its record's range in
+/// `bytes`.
+struct ReadBatch {
+    records: Vec<(Pubkey, std::ops::Range<usize>)>,
+    bytes: Vec<u8>,
+}
+
+impl ReadBatch {
+    fn visit(
+        &self,
+        store: &AccountsStore,
+        visit: &mut impl FnMut(&Pubkey, AccountRef<'_>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, StoreError> {
+        for (pubkey, range) in &self.records {
+            let account = AccountRef::decode(&self.bytes[range.clone()])
+                .ok_or_else(|| store.corrupt("account record"))?;
+            if visit(pubkey, account).is_break() {
+                return Ok(ControlFlow::Break(()));
+            }
+        }
+        Ok(ControlFlow::Continue(()))
+    }
+}
 
 pub struct StoreView<'a> {
     store: &'a AccountsStore,
@@ -237,18 +263,130 @@ impl<'a> StoreView<'a> {
     ) -> Result<ControlFlow<()>, StoreError> {
         let mut iterator = self.index_iterator(kind, key);
         let mut batch = Vec::with_capacity(INDEX_FETCH_BATCH);
+        let more = self.next_index_batch(&mut iterator, key, &mut batch, INDEX_FETCH_BATCH)?;
+        if !more {
+            return self.visit_present(&batch, &mut visit);
+        }
+        drop(iterator);
+        // More than one batch: the accounts are random reads, most of a large scan's time, so
+        // two threads read alternate batches while this one visits them in order. Each reads
+        // at most one batch ahead, so a visitor that waits (a slow client, its turn at the
+        // scan pool) holds them too.
+        std::thread::scope(|scope| {
+            let mut receivers = Vec::with_capacity(READ_AHEAD_THREADS);
+            for reader in 0..READ_AHEAD_THREADS {
+                let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+                let spawned = std::thread::Builder::new()
+                    .name("scan-read-ahead".into())
+                    .spawn_scoped(scope, move || {
+                        self.read_alternate(kind, key, reader, &sender)
+                    });
+                if spawned.is_err() {
+                    // No thread to be had: read in place (the readers started stop when
+                    // their receivers go).
+                    drop(receivers);
+                    return self.index_scan_in_place(kind, key, visit);
+                }
+                receivers.push(receiver);
+            }
+            for turn in 0.. {
+                let Ok(read) = receivers[turn % READ_AHEAD_THREADS].recv() else {
+                    break;
+                };
+                let flow = read?.visit(self.store, &mut visit)?;
+                if flow.is_break() {
+                    return Ok(flow);
+                }
+            }
+            Ok(ControlFlow::Continue(()))
+        })
+    }
+
+    /// Walks the index under `key` and reads every [`READ_AHEAD_THREADS`]th batch of its
+    /// accounts, starting with batch `reader`, into `sender`; stops after the last batch, at
+    /// an error (sent), or when nobody receives. Hangs up without sending once past the end.
+    fn read_alternate(
+        &self,
+        kind: IndexKind,
+        key: &Pubkey,
+        reader: usize,
+        sender: &std::sync::mpsc::SyncSender<Result<ReadBatch, StoreError>>,
+    ) {
+        let mut iterator = self.index_iterator(kind, key);
+        let mut batch = Vec::with_capacity(INDEX_FETCH_BATCH);
+        for number in 0.. {
+            let more =
+                match self.next_index_batch(&mut iterator, key, &mut batch, INDEX_FETCH_BATCH) {
+                    Ok(more) => more,
+                    Err(error) => {
+                        let _ = sender.send(Err(error));
+                        return;
+                    }
+                };
+            if number % READ_AHEAD_THREADS == reader && !batch.is_empty() {
+                let read = self.read_batch(&batch);
+                let failed = read.is_err();
+                if sender.send(read).is_err() || failed {
+                    return;
+                }
+            }
+            if !more {
+                return;
+            }
+        }
+    }
+
+    /// [`Self::index_scan`] on the calling thread alone.
+    fn index_scan_in_place(
+        &self,
+        kind: IndexKind,
+        key: &Pubkey,
+        mut visit: impl FnMut(&Pubkey, AccountRef<'_>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, StoreError> {
+        let mut iterator = self.index_iterator(kind, key);
+        let mut batch = Vec::with_capacity(INDEX_FETCH_BATCH);
         loop {
             let more = self.next_index_batch(&mut iterator, key, &mut batch, INDEX_FETCH_BATCH)?;
-            // Within one snapshot every entry has its account; a missing one is skipped, never
-            // invented.
-            let flow = self.for_each_of(&batch, |pubkey, account| match account {
-                Some(account) => visit(pubkey, account),
-                None => ControlFlow::Continue(()),
-            })?;
+            let flow = self.visit_present(&batch, &mut visit)?;
             if flow.is_break() || !more {
                 return Ok(flow);
             }
         }
+    }
+
+    /// Visits those of `pubkeys` that have an account. Within one snapshot every index entry
+    /// has its account; a missing one is skipped, never invented.
+    fn visit_present(
+        &self,
+        pubkeys: &[Pubkey],
+        visit: &mut impl FnMut(&Pubkey, AccountRef<'_>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, StoreError> {
+        self.for_each_of(pubkeys, |pubkey, account| match account {
+            Some(account) => visit(pubkey, account),
+            None => ControlFlow::Continue(()),
+        })
+    }
+
+    /// The stored records of `pubkeys`, copied out so another thread can visit them.
+    fn read_batch(&self, pubkeys: &[Pubkey]) -> Result<ReadBatch, StoreError> {
+        let mut read = ReadBatch {
+            records: Vec::with_capacity(pubkeys.len()),
+            bytes: Vec::with_capacity(pubkeys.len() * 256),
+        };
+        let values = self.store.db().batched_multi_get_cf_opt(
+            self.store.cf(cf::ACCOUNTS),
+            pubkeys.iter().map(|pubkey| pubkey.as_ref()),
+            false,
+            &self.read_options(),
+        );
+        for (pubkey, value) in pubkeys.iter().zip(values) {
+            if let Some(value) = value.map_err(self.store.db_error())? {
+                let start = read.bytes.len();
+                read.bytes.extend_from_slice(&value);
+                read.records.push((*pubkey, start..read.bytes.len()));
+            }
+        }
+        Ok(read)
     }
 
     /// Every account, in pubkey order, until `visit` breaks.
