@@ -130,6 +130,7 @@ impl RpcServer {
         let pools = Pools::new(
             &config,
             metrics.blocking_queue_len.clone(),
+            metrics.scans_in_progress.clone(),
             metrics.scans_streamed.clone(),
         );
         let app = Arc::new(MethodContext::new(

@@ -216,6 +216,59 @@ fn a_small_scan_is_not_kept_waiting_behind_large_ones() {
     }
 }
 
+/// Taking turns lets many scans be under way at once, but no more than eight per scan slot:
+/// each holds its first pass's buffer and read-ahead threads, so the bound is what keeps
+/// memory bounded however many large scans clients send.
+#[test]
+fn scans_under_way_stay_within_eight_per_slot() {
+    const LARGE: usize = 14;
+    let (replica, _) = many_accounts_replica(&[
+        "--rpc-max-concurrent-scans",
+        "1",
+        "--metrics-bind",
+        "127.0.0.1:0",
+    ]);
+    let large = json!({"jsonrpc": "2.0", "id": 1, "method": "getProgramAccounts",
+        "params": [TOKEN_PROGRAM.to_string(), {"encoding": "base64", "filters": [{"dataSize": 1}]}]});
+    let scans: Vec<_> = (0..LARGE)
+        .map(|_| {
+            let (url, large) = (replica.url(), large.clone());
+            std::thread::spawn(move || {
+                reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(300))
+                    .build()
+                    .unwrap()
+                    .post(url)
+                    .json(&large)
+                    .send()
+                    .unwrap()
+                    .json::<Value>()
+                    .unwrap()
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while gauge(&replica, "replica_rpc_blocking_queue_len") < Some(LARGE as f64) {
+        assert!(Instant::now() < deadline, "the large scans never queued");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut most = 0.0f64;
+    while !scans.iter().all(|scan| scan.is_finished()) {
+        most = most.max(gauge(&replica, "replica_rpc_scans_in_progress").unwrap_or(0.0));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(most <= 8.0, "{most} scans under way with one scan slot");
+    assert!(
+        most >= 2.0,
+        "scans never took turns: at most {most} under way"
+    );
+    for scan in scans {
+        let answer = scan.join().unwrap();
+        assert_eq!(answer["result"], json!([]), "{answer}");
+    }
+    assert_eq!(gauge(&replica, "replica_rpc_scans_in_progress"), Some(0.0));
+}
+
 /// Slow or silent senders are cut off, an oversized body closes its connection, and the
 /// connection cap holds further clients back until a slot frees.
 #[test]

@@ -15,6 +15,8 @@ pub(crate) const REQUEST_DURATION_SECONDS: &str = "replica_rpc_request_duration_
 pub(crate) const SCANS_STREAMED_TOTAL: &str = "replica_rpc_scans_streamed_total";
 /// Blocking tasks (store reads and scans) running or waiting for a permit.
 pub(crate) const BLOCKING_QUEUE_LEN: &str = "replica_rpc_blocking_queue_len";
+/// Scans admitted and not past their first pass: reading, or waiting for their turn.
+pub(crate) const SCANS_IN_PROGRESS: &str = "replica_rpc_scans_in_progress";
 /// Point reads queued for the reader threads.
 pub(crate) const POINT_READ_QUEUE_LEN: &str = "replica_rpc_point_read_queue_len";
 /// Open HTTP connections.
@@ -27,6 +29,7 @@ pub(crate) struct RpcMetrics {
     pub(crate) duration: HistogramVec,
     pub(crate) scans_streamed: IntCounter,
     pub(crate) blocking_queue_len: IntGauge,
+    pub(crate) scans_in_progress: IntGauge,
     pub(crate) point_read_queue_len: IntGauge,
     pub(crate) connections: IntGauge,
 }
@@ -69,6 +72,11 @@ impl RpcMetrics {
                 "Blocking JSON-RPC tasks running or waiting",
             )
             .expect("valid metric"),
+            scans_in_progress: IntGauge::new(
+                SCANS_IN_PROGRESS,
+                "JSON-RPC scans admitted and not past their first pass",
+            )
+            .expect("valid metric"),
             point_read_queue_len: IntGauge::new(
                 POINT_READ_QUEUE_LEN,
                 "Point reads queued for the JSON-RPC reader threads",
@@ -83,6 +91,7 @@ impl RpcMetrics {
             Box::new(metrics.duration.clone()),
             Box::new(metrics.scans_streamed.clone()),
             Box::new(metrics.blocking_queue_len.clone()),
+            Box::new(metrics.scans_in_progress.clone()),
             Box::new(metrics.point_read_queue_len.clone()),
             Box::new(metrics.connections.clone()),
         ] {

@@ -1,10 +1,12 @@
 //! Bounded pools that run blocking work (store reads, scans) off the async runtime: at most
-//! `blocking_threads` reads and `max_concurrent_scans` scans at once.
+//! `blocking_threads` reads and `max_concurrent_scans` scans reading at once. Scans take turns
+//! at reading, so more are under way than read; [`SCANS_ADMITTED_PER_SLOT`] per slot at most,
+//! which bounds the memory and threads of first passes in progress.
 
 use {
     super::{
         error::RpcError,
-        reply::{Reply, ScanPermit, Streamer},
+        reply::{Admission, Reply, ScanPermit, Streamer},
     },
     prometheus::{IntCounter, IntGauge},
     std::{sync::Arc, time::Duration},
@@ -14,10 +16,16 @@ use {
     },
 };
 
+/// Scans under way (first pass in progress) per slot of `max_concurrent_scans`.
+pub(crate) const SCANS_ADMITTED_PER_SLOT: usize = 8;
+
 #[derive(Debug)]
 pub(crate) struct Pools {
     blocking: Arc<Semaphore>,
     scans: Arc<Semaphore>,
+    /// Scans under way: each holds a permit from admission until its first pass ends.
+    admitted: Arc<Semaphore>,
+    scans_in_progress: IntGauge,
     /// Blocking tasks running or waiting for a permit.
     queue_len: IntGauge,
     scans_streamed: IntCounter,
@@ -31,11 +39,15 @@ impl Pools {
     pub(crate) fn new(
         config: &super::RpcConfig,
         queue_len: IntGauge,
+        scans_in_progress: IntGauge,
         scans_streamed: IntCounter,
     ) -> Self {
+        let scan_slots = config.max_concurrent_scans.max(1);
         Self {
             blocking: Arc::new(Semaphore::new(config.blocking_threads.max(1))),
-            scans: Arc::new(Semaphore::new(config.max_concurrent_scans.max(1))),
+            scans: Arc::new(Semaphore::new(scan_slots)),
+            admitted: Arc::new(Semaphore::new(scan_slots * SCANS_ADMITTED_PER_SLOT)),
+            scans_in_progress,
             queue_len,
             scans_streamed,
             scan_time_limit: config.scan_timeout(),
@@ -81,16 +93,19 @@ impl Pools {
     {
         self.queue_len.inc();
         let result = async {
-            let permit = self
-                .scans
+            let closed = |_| RpcError::Internal("scan pool closed".to_string());
+            let admission = self
+                .admitted
                 .clone()
                 .acquire_owned()
                 .await
-                .map_err(|_| RpcError::Internal("scan pool closed".to_string()))?;
+                .map_err(closed)?;
+            let admission = Admission::new(admission, self.scans_in_progress.clone());
+            let permit = self.scans.clone().acquire_owned().await.map_err(closed)?;
             let state = state.clone();
             let (head_tx, head_rx) = oneshot::channel();
             let streamed = self.scans_streamed.clone();
-            let permit = ScanPermit::new(permit, self.scans.clone(), Handle::current());
+            let permit = ScanPermit::new(permit, self.scans.clone(), Handle::current(), admission);
             let (time_limit, write_timeout) = (self.scan_time_limit, self.write_timeout);
             let task = tokio::task::spawn_blocking(move || {
                 let mut streamer =

@@ -170,15 +170,46 @@ pub(crate) struct ScanPermit {
     pool: Arc<Semaphore>,
     runtime: Handle,
     turn_started: Instant,
+    /// Held until the scan's first pass ends (it answers, or starts streaming).
+    admission: Option<Admission>,
+}
+
+/// A scan's place among those under way, counted in the in-progress gauge while held.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    _permit: OwnedSemaphorePermit,
+    in_progress: prometheus::IntGauge,
+}
+
+impl Admission {
+    pub(crate) fn new(permit: OwnedSemaphorePermit, in_progress: prometheus::IntGauge) -> Self {
+        in_progress.inc();
+        Self {
+            _permit: permit,
+            in_progress,
+        }
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.in_progress.dec();
+    }
 }
 
 impl ScanPermit {
-    pub(crate) fn new(permit: OwnedSemaphorePermit, pool: Arc<Semaphore>, runtime: Handle) -> Self {
+    pub(crate) fn new(
+        permit: OwnedSemaphorePermit,
+        pool: Arc<Semaphore>,
+        runtime: Handle,
+        admission: Admission,
+    ) -> Self {
         Self {
             permit: Some(permit),
             pool,
             runtime,
             turn_started: Instant::now(),
+            admission: Some(admission),
         }
     }
 
@@ -302,13 +333,18 @@ impl Streamer {
             self.streamed.inc();
             let _ = head_tx.send(Ok(Reply::Stream { head, rest }));
         }
+        let mut permit = self
+            .permit
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        // The first pass is over: what is left streams in small chunks.
+        if let Some(permit) = permit.as_mut() {
+            permit.admission = None;
+        }
         StreamSink {
             sender,
-            permit: self
-                .permit
-                .get_mut()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
+            permit,
             write_timeout: self.write_timeout,
         }
     }
