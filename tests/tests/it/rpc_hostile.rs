@@ -165,72 +165,23 @@ fn gauge(replica: &Replica, name: &str) -> Option<f64> {
         .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
 }
 
-/// Large scans queued ahead of a small one, with one scan permit: they take turns, so the
-/// small scan is answered while they are still reading, not after the last of them.
-#[test]
-fn a_small_scan_is_not_kept_waiting_behind_large_ones() {
-    const LARGE: usize = 6;
-    let (replica, _) = many_accounts_replica(&[
+/// A replica with one scan slot and its metrics listener.
+fn one_scan_slot_replica() -> Replica {
+    many_accounts_replica(&[
         "--rpc-max-concurrent-scans",
         "1",
         "--metrics-bind",
         "127.0.0.1:0",
-    ]);
-    // Every token account read, none matches: long scans with tiny answers.
-    let large = json!({"jsonrpc": "2.0", "id": 1, "method": "getProgramAccounts",
-        "params": [TOKEN_PROGRAM.to_string(), {"encoding": "base64", "filters": [{"dataSize": 1}]}]});
-    let finished = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let scans: Vec<_> = (0..LARGE)
-        .map(|_| {
-            let (url, large, finished) = (replica.url(), large.clone(), finished.clone());
-            std::thread::spawn(move || {
-                let answer: Value = reqwest::blocking::Client::builder()
-                    .timeout(Duration::from_secs(300))
-                    .build()
-                    .unwrap()
-                    .post(url)
-                    .json(&large)
-                    .send()
-                    .unwrap()
-                    .json()
-                    .unwrap();
-                finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                answer
-            })
-        })
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while gauge(&replica, "replica_rpc_blocking_queue_len") < Some(LARGE as f64) {
-        assert!(Instant::now() < deadline, "the large scans never queued");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    small_scan_answers(&replica, Duration::from_secs(60));
-    let done = finished.load(std::sync::atomic::Ordering::SeqCst);
-    assert!(
-        done < LARGE / 2,
-        "{done} of {LARGE} large scans queued ahead had finished before the small one answered"
-    );
-    for scan in scans {
-        let answer = scan.join().unwrap();
-        assert_eq!(answer["result"], json!([]), "{answer}");
-    }
+    ])
+    .0
 }
 
-/// Taking turns lets many scans be under way at once, but no more than eight per scan slot:
-/// each holds its first pass's buffer and read-ahead threads, so the bound is what keeps
-/// memory bounded however many large scans clients send.
-#[test]
-fn scans_under_way_stay_within_eight_per_slot() {
-    const LARGE: usize = 14;
-    let (replica, _) = many_accounts_replica(&[
-        "--rpc-max-concurrent-scans",
-        "1",
-        "--metrics-bind",
-        "127.0.0.1:0",
-    ]);
+/// Starts `count` large scans (every token account read, none matches: long scans with tiny
+/// answers), each from its own client, and returns once all of them are queued or running.
+fn queue_large_scans(replica: &Replica, count: usize) -> Vec<std::thread::JoinHandle<Value>> {
     let large = json!({"jsonrpc": "2.0", "id": 1, "method": "getProgramAccounts",
         "params": [TOKEN_PROGRAM.to_string(), {"encoding": "base64", "filters": [{"dataSize": 1}]}]});
-    let scans: Vec<_> = (0..LARGE)
+    let scans: Vec<_> = (0..count)
         .map(|_| {
             let (url, large) = (replica.url(), large.clone());
             std::thread::spawn(move || {
@@ -248,10 +199,44 @@ fn scans_under_way_stay_within_eight_per_slot() {
         })
         .collect();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while gauge(&replica, "replica_rpc_blocking_queue_len") < Some(LARGE as f64) {
+    while gauge(replica, "replica_rpc_blocking_queue_len") < Some(count as f64) {
         assert!(Instant::now() < deadline, "the large scans never queued");
         std::thread::sleep(Duration::from_millis(5));
     }
+    scans
+}
+
+fn assert_large_scans_answered(scans: Vec<std::thread::JoinHandle<Value>>) {
+    for scan in scans {
+        let answer = scan.join().unwrap();
+        assert_eq!(answer["result"], json!([]), "{answer}");
+    }
+}
+
+/// Large scans queued ahead of a small one, with one scan permit: they take turns, so the
+/// small scan is answered while they are still reading, not after the last of them.
+#[test]
+fn a_small_scan_is_not_kept_waiting_behind_large_ones() {
+    const LARGE: usize = 6;
+    let replica = one_scan_slot_replica();
+    let scans = queue_large_scans(&replica, LARGE);
+    small_scan_answers(&replica, Duration::from_secs(60));
+    let done = scans.iter().filter(|scan| scan.is_finished()).count();
+    assert!(
+        done < LARGE / 2,
+        "{done} of {LARGE} large scans queued ahead had finished before the small one answered"
+    );
+    assert_large_scans_answered(scans);
+}
+
+/// Taking turns lets many scans be under way at once, but no more than eight per scan slot:
+/// each holds its first pass's buffer and read-ahead threads, so the bound is what keeps
+/// memory bounded however many large scans clients send.
+#[test]
+fn scans_under_way_stay_within_eight_per_slot() {
+    const LARGE: usize = 14;
+    let replica = one_scan_slot_replica();
+    let scans = queue_large_scans(&replica, LARGE);
     let mut most = 0.0f64;
     while !scans.iter().all(|scan| scan.is_finished()) {
         most = most.max(gauge(&replica, "replica_rpc_scans_in_progress").unwrap_or(0.0));
@@ -262,10 +247,7 @@ fn scans_under_way_stay_within_eight_per_slot() {
         most >= 2.0,
         "scans never took turns: at most {most} under way"
     );
-    for scan in scans {
-        let answer = scan.join().unwrap();
-        assert_eq!(answer["result"], json!([]), "{answer}");
-    }
+    assert_large_scans_answered(scans);
     assert_eq!(gauge(&replica, "replica_rpc_scans_in_progress"), Some(0.0));
 }
 
