@@ -7,7 +7,7 @@ use {
     crate::{
         data,
         report::{Report, quantile_ms},
-        upstream::{Following, raw_quic_round_trips, slot_info, store_copy},
+        upstream::{Following, raw_quic_round_trips, store_copy},
     },
     hdrhistogram::Histogram,
     replica::store::workload,
@@ -52,7 +52,7 @@ pub(crate) fn run(args: &HopArgs) -> anyhow::Result<Report> {
             for status in [SlotStatus::Confirmed, SlotStatus::Rooted] {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 let started = Instant::now();
-                source.insert_slot(slot_info(slot, status), records.clone(), None);
+                source.insert_slot(workload::slot_info(slot, status), records.clone(), None);
                 following
                     .wait(|state| match status {
                         SlotStatus::Rooted => state.finalized_slot() >= Some(slot),

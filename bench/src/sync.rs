@@ -7,7 +7,7 @@ use {
         apply::raw_batch_rate,
         data,
         report::Report,
-        upstream::{Following, blockhash, raw_quic_throughput, slot_info, store_copy},
+        upstream::{Following, raw_quic_throughput, store_copy},
     },
     replica::store::{SlotCommit, SlotMeta, workload},
     replication_proto::{AccountRecord, SlotStatus, source::MemorySlotSource},
@@ -39,7 +39,7 @@ pub(crate) fn run(args: &SyncArgs) -> anyhow::Result<Report> {
         let meta = SlotMeta {
             slot,
             parent: slot - 1,
-            blockhash: blockhash(slot),
+            blockhash: workload::blockhash(slot),
             block_height: Some(slot),
             block_time: None,
             executed_transaction_count: None,
@@ -59,7 +59,7 @@ pub(crate) fn run(args: &SyncArgs) -> anyhow::Result<Report> {
             .sum::<usize>();
         count += records.len();
         source.insert_slot(
-            slot_info(slot, SlotStatus::Rooted),
+            workload::slot_info(slot, SlotStatus::Rooted),
             records,
             Some(stats.lt_hashes[0].1),
         );

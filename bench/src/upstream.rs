@@ -10,14 +10,12 @@ use {
         sync::{self, SyncConfig},
     },
     replication_proto::{
-        SlotInfo, SlotStatus,
         source::MemorySlotSource,
         transport::{
             ClientAllowlist, QuicConfig, ReplicationServer, ReplicationServerConfig, Upstream,
             identity_pubkey, tls,
         },
     },
-    solana_hash::Hash,
     solana_keypair::Keypair,
     std::{
         path::Path,
@@ -27,23 +25,6 @@ use {
     tokio::task::JoinHandle,
     tokio_util::sync::CancellationToken,
 };
-
-/// A slot's metadata as the upstream announces it.
-pub(crate) fn slot_info(slot: u64, status: SlotStatus) -> SlotInfo {
-    SlotInfo {
-        slot,
-        parent: slot - 1,
-        blockhash: blockhash(slot),
-        status,
-        block_height: Some(slot),
-        block_time: None,
-        executed_transaction_count: None,
-    }
-}
-
-pub(crate) fn blockhash(slot: u64) -> Hash {
-    Hash::new_from_array(*blake3::hash(&slot.to_le_bytes()).as_bytes())
-}
 
 /// A copy of a bootstrapped store, closed: its SST files hard-linked (RocksDB never changes one),
 /// the rest copied, so the cached ledger stays as it was.

@@ -23,7 +23,7 @@ use {
         store::workload,
     },
     replication_proto::{
-        SlotInfo, SlotStatus,
+        SlotStatus,
         source::MemorySlotSource,
         transport::{
             ClientAllowlist, ReplicationServer, ReplicationServerConfig, Upstream, identity_pubkey,
@@ -31,7 +31,6 @@ use {
     },
     serde_json::{Value, json},
     snapshot_tools::{archive::ArchiveFormat, synthetic::SyntheticAccounts},
-    solana_hash::Hash,
     solana_keypair::Keypair,
     std::{
         collections::{HashMap, HashSet},
@@ -46,22 +45,6 @@ use {
 const SEED: u64 = 29;
 const BASE: u64 = 1_000;
 const TOKEN: &str = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA";
-
-fn info(slot: u64, status: SlotStatus) -> SlotInfo {
-    SlotInfo {
-        slot,
-        parent: slot - 1,
-        blockhash: blockhash(slot),
-        status,
-        block_height: Some(slot),
-        block_time: None,
-        executed_transaction_count: None,
-    }
-}
-
-fn blockhash(slot: u64) -> Hash {
-    Hash::new_from_array(*blake3::hash(&slot.to_le_bytes()).as_bytes())
-}
 
 /// User + system CPU seconds of the process (`None`) or of one of its threads.
 fn cpu_seconds_of(thread: Option<i32>) -> f64 {
@@ -250,8 +233,16 @@ fn main() {
     let baseline_started = cpu_seconds_of(None);
     for slot in &baseline_slots {
         let records = workload::as_records(&writes.slot(*slot));
-        source.insert_slot(info(*slot, SlotStatus::Confirmed), records.clone(), None);
-        source.insert_slot(info(*slot, SlotStatus::Rooted), records, None);
+        source.insert_slot(
+            workload::slot_info(*slot, SlotStatus::Confirmed),
+            records.clone(),
+            None,
+        );
+        source.insert_slot(
+            workload::slot_info(*slot, SlotStatus::Rooted),
+            records,
+            None,
+        );
         wait_root(*slot);
     }
     let baseline_cpu = cpu_seconds_of(None) - baseline_started;
@@ -316,7 +307,11 @@ fn main() {
             .iter()
             .filter(|(index, _)| subscribed.contains(index))
             .count();
-        source.insert_slot(info(*slot, SlotStatus::Confirmed), records.clone(), None);
+        source.insert_slot(
+            workload::slot_info(*slot, SlotStatus::Confirmed),
+            records.clone(),
+            None,
+        );
         for _ in 0..expected {
             let (at, message) = arrivals
                 .recv_timeout(Duration::from_secs(30))
@@ -336,7 +331,11 @@ fn main() {
                 .unwrap();
         }
         delivered += expected as u64;
-        source.insert_slot(info(*slot, SlotStatus::Rooted), records, None);
+        source.insert_slot(
+            workload::slot_info(*slot, SlotStatus::Rooted),
+            records,
+            None,
+        );
         wait_root(*slot);
     }
     let cpu_after = cpu_seconds();
@@ -400,7 +399,11 @@ fn main() {
     });
     let started = Instant::now();
     for (slot, slot_records) in records {
-        source.insert_slot(info(slot, SlotStatus::Rooted), slot_records, None);
+        source.insert_slot(
+            workload::slot_info(slot, SlotStatus::Rooted),
+            slot_records,
+            None,
+        );
     }
     let mut received = 0u64;
     let mut last_at = started;

@@ -116,3 +116,22 @@ pub fn as_records(writes: &[(u64, SyntheticAccount)]) -> Vec<replication_proto::
         })
         .collect()
 }
+
+/// The blockhash of a synthetic chain's `slot`.
+pub fn blockhash(slot: u64) -> solana_hash::Hash {
+    solana_hash::Hash::new_from_array(*blake3::hash(&slot.to_le_bytes()).as_bytes())
+}
+
+/// Slot `slot` of a synthetic chain (each slot's parent is the one before), as an upstream
+/// announces it.
+pub fn slot_info(slot: u64, status: replication_proto::SlotStatus) -> replication_proto::SlotInfo {
+    replication_proto::SlotInfo {
+        slot,
+        parent: slot - 1,
+        blockhash: blockhash(slot),
+        status,
+        block_height: Some(slot),
+        block_time: None,
+        executed_transaction_count: None,
+    }
+}

@@ -237,24 +237,17 @@ impl Exec<'_, '_> {
         let mints = &bulk(&self.population).mints;
         let index = self.rng.random_range(0..mints.len());
         let mint = mints[index];
-        let Some(mut base) = self
-            .bank
-            .get(&mint.key)
-            .and_then(|a| layout::read_mint(&a.data))
-        else {
+        let Some(base) = self.mint_state(&mint.key) else {
             return;
         };
-        let Some((holder, mut fields)) = self.pick_holder(Some(index), false, None) else {
+        let Some((holder, fields)) = self.pick_holder(Some(index), false, None) else {
             return;
         };
         if !self.pay_fee(mint.authority) {
             return;
         }
         let amount = self.rng.random_range(1..=1_000_000_000u64);
-        base.supply += amount;
-        fields.amount += amount;
-        self.update(mint.key, |a| layout::write_mint(&mut a.data, &base));
-        self.set_token(holder.key, &fields);
+        self.mint_into(mint.key, base, holder.key, fields, amount);
     }
 
     /// A wallet opens a token account (its associated one) and receives tokens into it.

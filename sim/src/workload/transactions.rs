@@ -343,14 +343,10 @@ impl Exec<'_, '_> {
             return;
         };
         let mint = self.registry.mints[info.mint];
-        let Some((mut fields, _)) = self.token(&info) else {
+        let Some((fields, _)) = self.token(&info) else {
             return;
         };
-        let Some(mut base) = self
-            .bank
-            .get(&mint.key)
-            .and_then(|a| layout::read_mint(&a.data))
-        else {
+        let Some(base) = self.mint_state(&mint.key) else {
             return;
         };
         if !self.pay_fee(mint.authority) {
@@ -359,10 +355,30 @@ impl Exec<'_, '_> {
         let amount = self
             .rng
             .random_range(1..=10u64.pow(u32::from(base.decimals)) * 100);
+        self.mint_into(mint.key, base, info.key, fields, amount);
+    }
+
+    /// A mint's state as the bank holds it.
+    pub(super) fn mint_state(&self, mint: &Pubkey) -> Option<spl_token_interface::state::Mint> {
+        self.bank
+            .get(mint)
+            .and_then(|account| layout::read_mint(&account.data))
+    }
+
+    /// Mints `amount` into the token account `holder`: the mint's supply and the holder's
+    /// balance grow together.
+    pub(super) fn mint_into(
+        &mut self,
+        mint: Pubkey,
+        mut base: spl_token_interface::state::Mint,
+        holder: Pubkey,
+        mut fields: TokenAccountFields,
+        amount: u64,
+    ) {
         base.supply += amount;
         fields.amount += amount;
-        self.update(mint.key, |a| layout::write_mint(&mut a.data, &base));
-        self.set_token(info.key, &fields);
+        self.update(mint, |a| layout::write_mint(&mut a.data, &base));
+        self.set_token(holder, &fields);
     }
 
     fn wrap_sol(&mut self) {
