@@ -534,10 +534,12 @@ fn kill_9_at_any_moment_of_a_new_bootstrap_leaves_one_verified_current_store() {
             .filter(|name| name.starts_with("accounts") && name != "accounts.current")
             .collect()
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // The replica waits up to two minutes for the last holder of the replaced store before it
+    // leaves the removal to the next start; a loaded machine once took longer than 30 s.
+    let deadline = Instant::now() + Duration::from_secs(130);
     while stores().len() > 1 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     let stores = stores();
-    assert_eq!(stores.len(), 1, "{stores:?}");
+    assert_eq!(stores.len(), 1, "{stores:?}\n{}", a.log());
 }
